@@ -1,0 +1,1 @@
+"""Orchestration layer: missions, roadmap, durable store, workspaces and agent backends."""

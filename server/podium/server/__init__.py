@@ -1,0 +1,1 @@
+"""Server layer: thin CLI, MCP and LSP adapters over the orchestration core."""
