@@ -73,3 +73,6 @@ class Mission:
     created_at: float = 0.0
     version: int = 0
     milestones: tuple[str, ...] = field(default_factory=lambda: ("M1",))
+    milestone_titles: tuple[tuple[str, str], ...] = ()
+    """``(milestone id, title)`` pairs for the ``## M1: <title>`` headings of ROADMAP.md; a milestone
+    without a title is rendered by its id alone."""

@@ -3,10 +3,10 @@
     PodiumError
     ├── ConfigError          invalid podium.toml or flags (names the key, the value, what is allowed)
     ├── InputError           bad input from a user or agent: a diff that does not apply, a path outside
-    │                        the root, a binary or oversized file, an unknown id
+    │                        the root, a binary or oversized file
     ├── VerificationError    a check could not run at all (not a rejected edit: that is a Verdict)
-    ├── StoreError           the durable store refused or failed (defined in podium.orchestration.errors)
-    └── WorkspaceError       git or worktree trouble (defined in podium.orchestration.errors)
+    └── (in podium.orchestration.errors) StoreError ─ ConflictError, NotFoundError (unknown id),
+        TransitionError, RoadmapError, LeaseError, WorkspaceError
 
 Expected outcomes are values: a rejected edit is ``Verdict(accepted=False)``, never an exception.
 The lowest layer owns the root so that every layer can raise into the same tree.

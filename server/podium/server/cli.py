@@ -1,0 +1,169 @@
+"""The `podium` command line: argparse, because the standard library is enough for a handful of subcommands
+and every extra import costs start-up time on each `podium verify` an agent runs.
+
+Exit statuses are a contract (docs/cli.md): 0 success/accepted, 1 rejected (or audit chain broken),
+2 input or configuration error. Only results go to stdout; logs and errors go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from podium.verification.errors import PodiumError
+
+EXIT_OK = 0
+EXIT_REJECTED = 1
+EXIT_INPUT_ERROR = 2
+
+log = logging.getLogger("podium")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `podium` console script."""
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="podium: %(levelname)s %(name)s: %(message)s",
+    )
+    if not hasattr(args, "handler"):
+        parser.print_help(sys.stderr)
+        return EXIT_INPUT_ERROR
+    try:
+        return int(args.handler(args))
+    except PodiumError as exc:
+        print(f"podium: error: {exc.message}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="podium", description="Verified roadmaps for many coding agents.")
+    parser.add_argument("--version", action="version", version=f"podium {_version()}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logs on stderr")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    verify = sub.add_parser("verify", help="judge an edit with the verification gate")
+    verify.add_argument("--root", type=Path, default=Path("."), help="project directory (never modified)")
+    verify.add_argument(
+        "--diff",
+        metavar="FILE|-",
+        help="unified diff to judge ('-' reads stdin); default: DIR's uncommitted changes against HEAD",
+    )
+    verify.add_argument("--json", action="store_true", help="print the verdict as JSON (docs/cli.md)")
+    verify.add_argument("--config", type=Path, help="podium.toml to use instead of DIR/podium.toml")
+    verify.set_defaults(handler=_cmd_verify)
+
+    audit = sub.add_parser("audit", help="the hash-chained event log")
+    audit_sub = audit.add_subparsers(title="audit commands", metavar="COMMAND")
+    audit_verify = audit_sub.add_parser("verify", help="check the event chain; name the first bad event")
+    audit_verify.add_argument("--root", type=Path, default=Path("."))
+    audit_verify.add_argument("--json", action="store_true")
+    audit_verify.set_defaults(handler=_cmd_audit_verify)
+
+    config = sub.add_parser("config", help="podium.toml")
+    config_sub = config.add_subparsers(title="config commands", metavar="COMMAND")
+    schema = config_sub.add_parser("schema", help="print the JSON schema of podium.toml")
+    schema.set_defaults(handler=_cmd_config_schema)
+    check = config_sub.add_parser("check", help="validate podium.toml and print the effective values")
+    check.add_argument("--root", type=Path, default=Path("."))
+    check.add_argument("--config", type=Path)
+    check.set_defaults(handler=_cmd_config_check)
+    return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("podium")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from podium.orchestration.config import load_config
+    from podium.orchestration.verify import verify_diff, verify_uncommitted
+    from podium.verification.verdict import render_verdict
+
+    root = _existing_dir(args.root)
+    config = load_config(root, args.config)
+    if args.diff is None:
+        verdict = verify_uncommitted(root, config)
+    else:
+        verdict = verify_diff(root, _read_diff(args.diff), config)
+    if args.json:
+        print(json.dumps(verdict.to_dict(), indent=2))
+    else:
+        print(render_verdict(verdict))
+    return EXIT_OK if verdict.accepted else EXIT_REJECTED
+
+
+def _read_diff(source: str) -> str:
+    from podium.verification.errors import InputError
+
+    if source == "-":
+        data = sys.stdin.buffer.read()
+        name = "<stdin>"
+    else:
+        try:
+            data = Path(source).read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read diff {source}: {exc.strerror}", path=source) from None
+        name = source
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"diff {name} is not UTF-8 text", path=name) from None
+
+
+def _existing_dir(path: Path) -> Path:
+    from podium.verification.errors import InputError
+
+    if not path.is_dir():
+        raise InputError(f"--root {path}: not a directory", path=str(path))
+    return path.resolve()
+
+
+def _cmd_audit_verify(args: argparse.Namespace) -> int:
+    from podium.orchestration.audit import verify_chain
+    from podium.orchestration.project import database_path
+
+    root = _existing_dir(args.root)
+    db = database_path(root)
+    if not db.exists():
+        from podium.verification.errors import InputError
+
+        raise InputError(f"no Podium store at {db}: nothing to audit", path=str(db))
+    report = verify_chain(db)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(report.describe())
+    return EXIT_OK if report.ok else EXIT_REJECTED
+
+
+def _cmd_config_schema(args: argparse.Namespace) -> int:
+    from podium.orchestration.config import config_json_schema
+
+    print(json.dumps(config_json_schema(), indent=2))
+    return EXIT_OK
+
+
+def _cmd_config_check(args: argparse.Namespace) -> int:
+    from podium.orchestration.config import load_config
+
+    config = load_config(_existing_dir(args.root), args.config)
+    print(json.dumps(config.model_dump(mode="json"), indent=2))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
