@@ -39,9 +39,6 @@ class GateConfig(_Section):
     severity: Literal["error", "warning", "info", "hint"] = Field(
         default="error", description="Lowest severity of a new finding that rejects an edit."
     )
-    disabled_languages: tuple[str, ...] = Field(
-        default=(), description="Languages the syntax gate skips, e.g. ['yaml']."
-    )
 
 
 class MissionConfig(_Section):

@@ -211,7 +211,9 @@ def head_commit(root: Path) -> str:
 
 def resolve_commit(cwd: Path, rev: str) -> str | None:
     """The full id of the commit ``rev`` names, or ``None`` when it names none."""
-    result = run_git(cwd, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}", ok=(0, 1))
+    result = run_git(
+        cwd, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}", ok=(0, 1)
+    )
     return result.line if result.returncode == 0 else None
 
 
@@ -297,21 +299,29 @@ def changes_between(cwd: Path, old: str, new: str, only: Iterable[str] | None = 
     return ChangeSet(tuple(sorted(files, key=lambda change: change.path)))
 
 
-def read_blobs(cwd: Path, oids: Sequence[str]) -> dict[str, bytes]:
-    """The contents of blobs by id, read in one ``cat-file --batch`` call."""
-    unique = list(dict.fromkeys(oids))
+def read_blobs(cwd: Path, names: Sequence[str], *, missing_ok: bool = False) -> dict[str, bytes]:
+    """The contents of blobs by id (or ``<tree>:<path>`` name), read in one ``cat-file --batch`` call.
+
+    Raises:
+        WorkspaceError: a name names no object, unless ``missing_ok`` (then it is left out).
+    """
+    unique = list(dict.fromkeys(names))
     if not unique:
         return {}
-    out = run_git(cwd, "cat-file", "--batch", input=("\n".join(unique) + "\n").encode("ascii")).stdout
+    request = ("\n".join(unique) + "\n").encode("utf-8", "surrogateescape")
+    out = run_git(cwd, "cat-file", "--batch", input=request).stdout
     blobs: dict[str, bytes] = {}
     pos = 0
-    for oid in unique:
+    for name in unique:
         header_end = out.index(b"\n", pos)
-        header = out[pos:header_end].decode("ascii").split(" ")
-        if len(header) != 3:
-            raise WorkspaceError(f"{cwd}: object {oid} is missing from the repository")
+        header = out[pos:header_end].decode("utf-8", "replace").split(" ")
+        if len(header) != 3 or not header[2].isdigit():
+            pos = header_end + 1
+            if missing_ok:
+                continue
+            raise WorkspaceError(f"{cwd}: object {name} is missing from the repository")
         size = int(header[2])
-        blobs[oid] = out[header_end + 1 : header_end + 1 + size]
+        blobs[name] = out[header_end + 1 : header_end + 1 + size]
         pos = header_end + 1 + size + 1
     return blobs
 

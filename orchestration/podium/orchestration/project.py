@@ -90,7 +90,10 @@ def prepare_project(root: Path) -> ProjectPaths:
 
 
 def find_project_root(start: Path) -> Path | None:
-    """Return the nearest directory at or above ``start`` that has ``.podium/``, else the nearest with ``.git``."""
+    """Return the nearest directory at or above ``start`` holding ``.podium/``, else one holding ``.git``.
+
+    The CLI uses it to find the project a command was run in.
+    """
     start = start.resolve()
     candidates = [start, *start.parents]
     for directory in candidates:

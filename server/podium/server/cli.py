@@ -42,6 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INPUT_ERROR
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) went away; the verdict was decided, so keep its exit status meaningful.
+        sys.stderr.close()
+        return EXIT_INPUT_ERROR
 
 
 def _build_parser() -> argparse.ArgumentParser:

@@ -91,14 +91,16 @@ def normalise_excerpt(text: str) -> str:
 def code_frame(lines: list[str], line: int, column: int, end_line: int, end_column: int) -> str:
     """Numbered lines around a 1-based position, with carets under the finding on its first line.
 
-    ``lines`` is the file split with ``str.splitlines()``. Tabs in the line are kept in the caret row so
-    the caret lines up however the reader's terminal expands them.
+    ``lines`` is the file split at ``"\n"`` (as tree-sitter counts rows). Tabs in the line are kept in
+    the caret row so the caret lines up however the reader's terminal expands them.
     """
     if not lines:
         return ""
     line = min(max(line, 1), len(lines))
     first = max(1, line - FRAME_CONTEXT)
     last = min(len(lines), line + 1)
+    while last > line and not lines[last - 1].strip():
+        last -= 1
     width = len(str(last))
     rows: list[str] = []
     for number in range(first, last + 1):

@@ -20,7 +20,7 @@ import tree_sitter as ts
 
 from podium.verification.errors import VerificationError
 
-_NAME = ("name",)
+_NAME: tuple[str, ...] = ("name",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +32,8 @@ class LanguageSpec:
         module: the grammar wheel's import name.
         function: the wheel's function returning the grammar pointer.
         extensions: lower-case suffixes, dot included.
-        definitions: definition node type → fields tried in order for its name.
+        definitions: definition node type → fields tried in order for its name; an empty tuple means
+            the first named child is the name (TOML tables have no name field).
     """
 
     name: str
@@ -42,10 +43,6 @@ class LanguageSpec:
     definitions: Mapping[str, tuple[str, ...]] = field(
         default_factory=lambda: MappingProxyType({}), compare=False
     )
-
-
-def _defs(**kinds: tuple[str, ...]) -> Mapping[str, tuple[str, ...]]:
-    return MappingProxyType(kinds)
 
 
 _JS_DEFS = {
@@ -73,112 +70,99 @@ _C_DEFS = {
     "union_specifier": _NAME,
     "enum_specifier": _NAME,
 }
+_RUST_DEFS = {
+    "function_item": _NAME,
+    "function_signature_item": _NAME,
+    "struct_item": _NAME,
+    "enum_item": _NAME,
+    "union_item": _NAME,
+    "trait_item": _NAME,
+    "impl_item": ("type",),
+    "mod_item": _NAME,
+    "macro_definition": _NAME,
+}
+_JAVA_DEFS = {
+    "class_declaration": _NAME,
+    "interface_declaration": _NAME,
+    "enum_declaration": _NAME,
+    "record_declaration": _NAME,
+    "annotation_type_declaration": _NAME,
+    "method_declaration": _NAME,
+    "constructor_declaration": _NAME,
+}
+_C_SHARP_DEFS = {
+    "namespace_declaration": _NAME,
+    "file_scoped_namespace_declaration": _NAME,
+    "class_declaration": _NAME,
+    "struct_declaration": _NAME,
+    "interface_declaration": _NAME,
+    "enum_declaration": _NAME,
+    "record_declaration": _NAME,
+    "method_declaration": _NAME,
+    "constructor_declaration": _NAME,
+    "property_declaration": _NAME,
+    "local_function_statement": _NAME,
+}
+_PHP_DEFS = {
+    "namespace_definition": _NAME,
+    "class_declaration": _NAME,
+    "interface_declaration": _NAME,
+    "trait_declaration": _NAME,
+    "enum_declaration": _NAME,
+    "function_definition": _NAME,
+    "method_declaration": _NAME,
+}
+
+
+def _spec(
+    name: str,
+    module: str,
+    extensions: tuple[str, ...],
+    definitions: Mapping[str, tuple[str, ...]] | None = None,
+    function: str = "language",
+) -> LanguageSpec:
+    return LanguageSpec(name, module, function, extensions, MappingProxyType(dict(definitions or {})))
+
 
 LANGUAGES: tuple[LanguageSpec, ...] = (
-    LanguageSpec(
+    _spec(
         "python",
         "tree_sitter_python",
-        "language",
         (".py", ".pyi"),
-        _defs(function_definition=_NAME, class_definition=_NAME),
+        {"function_definition": _NAME, "class_definition": _NAME},
     ),
-    LanguageSpec("javascript", "tree_sitter_javascript", "language", (".js", ".mjs", ".cjs", ".jsx"), _defs(**_JS_DEFS)),
-    LanguageSpec("typescript", "tree_sitter_typescript", "language_typescript", (".ts", ".mts", ".cts"), _defs(**_TS_DEFS)),
-    LanguageSpec("tsx", "tree_sitter_typescript", "language_tsx", (".tsx",), _defs(**_TS_DEFS)),
-    LanguageSpec(
+    _spec("javascript", "tree_sitter_javascript", (".js", ".mjs", ".cjs", ".jsx"), _JS_DEFS),
+    _spec("typescript", "tree_sitter_typescript", (".ts", ".mts", ".cts"), _TS_DEFS, "language_typescript"),
+    _spec("tsx", "tree_sitter_typescript", (".tsx",), _TS_DEFS, "language_tsx"),
+    _spec(
         "go",
         "tree_sitter_go",
-        "language",
         (".go",),
-        _defs(function_declaration=_NAME, method_declaration=_NAME, type_spec=_NAME),
+        {"function_declaration": _NAME, "method_declaration": _NAME, "type_spec": _NAME},
     ),
-    LanguageSpec(
-        "rust",
-        "tree_sitter_rust",
-        "language",
-        (".rs",),
-        _defs(
-            function_item=_NAME,
-            function_signature_item=_NAME,
-            struct_item=_NAME,
-            enum_item=_NAME,
-            union_item=_NAME,
-            trait_item=_NAME,
-            impl_item=("type",),
-            mod_item=_NAME,
-            macro_definition=_NAME,
-        ),
-    ),
-    LanguageSpec(
-        "java",
-        "tree_sitter_java",
-        "language",
-        (".java",),
-        _defs(
-            class_declaration=_NAME,
-            interface_declaration=_NAME,
-            enum_declaration=_NAME,
-            record_declaration=_NAME,
-            annotation_type_declaration=_NAME,
-            method_declaration=_NAME,
-            constructor_declaration=_NAME,
-        ),
-    ),
-    LanguageSpec("c", "tree_sitter_c", "language", (".c", ".h"), _defs(**_C_DEFS)),
-    LanguageSpec(
+    _spec("rust", "tree_sitter_rust", (".rs",), _RUST_DEFS),
+    _spec("java", "tree_sitter_java", (".java",), _JAVA_DEFS),
+    _spec("c", "tree_sitter_c", (".c", ".h"), _C_DEFS),
+    _spec(
         "cpp",
         "tree_sitter_cpp",
-        "language",
         (".cc", ".cpp", ".cxx", ".hpp", ".hh", ".hxx"),
-        _defs(**_C_DEFS, class_specifier=_NAME, namespace_definition=_NAME),
+        {**_C_DEFS, "class_specifier": _NAME, "namespace_definition": _NAME},
     ),
-    LanguageSpec(
-        "c_sharp",
-        "tree_sitter_c_sharp",
-        "language",
-        (".cs",),
-        _defs(
-            namespace_declaration=_NAME,
-            file_scoped_namespace_declaration=_NAME,
-            class_declaration=_NAME,
-            struct_declaration=_NAME,
-            interface_declaration=_NAME,
-            enum_declaration=_NAME,
-            record_declaration=_NAME,
-            method_declaration=_NAME,
-            constructor_declaration=_NAME,
-            property_declaration=_NAME,
-            local_function_statement=_NAME,
-        ),
-    ),
-    LanguageSpec(
+    _spec("c_sharp", "tree_sitter_c_sharp", (".cs",), _C_SHARP_DEFS),
+    _spec(
         "ruby",
         "tree_sitter_ruby",
-        "language",
         (".rb",),
-        _defs(method=_NAME, singleton_method=_NAME, class_=_NAME, module=_NAME),
+        {"method": _NAME, "singleton_method": _NAME, "class": _NAME, "module": _NAME},
     ),
-    LanguageSpec(
-        "php",
-        "tree_sitter_php",
-        "language_php",
-        (".php",),
-        _defs(
-            namespace_definition=_NAME,
-            class_declaration=_NAME,
-            interface_declaration=_NAME,
-            trait_declaration=_NAME,
-            enum_declaration=_NAME,
-            function_definition=_NAME,
-            method_declaration=_NAME,
-        ),
-    ),
-    LanguageSpec("bash", "tree_sitter_bash", "language", (".sh", ".bash"), _defs(function_definition=_NAME)),
-    LanguageSpec("json", "tree_sitter_json", "language", (".json",), _defs(pair=("key",))),
-    LanguageSpec("yaml", "tree_sitter_yaml", "language", (".yml", ".yaml"), _defs(block_mapping_pair=("key",))),
-    LanguageSpec("toml", "tree_sitter_toml", "language", (".toml",), _defs(table=(), table_array_element=())),
-    LanguageSpec("html", "tree_sitter_html", "language", (".html", ".htm")),
-    LanguageSpec("css", "tree_sitter_css", "language", (".css",)),
+    _spec("php", "tree_sitter_php", (".php",), _PHP_DEFS, "language_php"),
+    _spec("bash", "tree_sitter_bash", (".sh", ".bash"), {"function_definition": _NAME}),
+    _spec("json", "tree_sitter_json", (".json",), {"pair": ("key",)}),
+    _spec("yaml", "tree_sitter_yaml", (".yml", ".yaml"), {"block_mapping_pair": ("key",)}),
+    _spec("toml", "tree_sitter_toml", (".toml",), {"table": (), "table_array_element": ()}),
+    _spec("html", "tree_sitter_html", (".html", ".htm")),
+    _spec("css", "tree_sitter_css", (".css",)),
 )
 
 _BY_EXTENSION: Mapping[str, LanguageSpec] = MappingProxyType(
@@ -201,7 +185,8 @@ def grammar(spec: LanguageSpec) -> ts.Language:
     """
     try:
         module = importlib.import_module(spec.module)
-        return ts.Language(getattr(module, spec.function)())
+        pointer: object = getattr(module, spec.function)()
+        return ts.Language(pointer)
     except (ImportError, AttributeError, ValueError, TypeError) as exc:
         raise VerificationError(f"cannot load the tree-sitter grammar for {spec.name}: {exc}") from exc
 

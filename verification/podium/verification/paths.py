@@ -126,12 +126,21 @@ def _lexical_path(path: str) -> str:
     if "\\" in path:
         raise InputError(f"{path}: path contains '\\'; use '/' as the separator", path=path)
     if path.startswith("/") or re.match(r"[A-Za-z]:(/|$)", path):
-        raise InputError(f"{path}: absolute paths are not allowed; give a path relative to the root", path=path)
+        raise InputError(
+            f"{path}: absolute paths are not allowed; give a path relative to the root", path=path
+        )
     parts = [part for part in PurePosixPath(path).parts if part != "."]
     if not parts:
         raise InputError(f"{path}: path names the root itself, not a file", path=path)
     if ".." in parts:
-        raise InputError(f"{path}: path escapes the root ('..' components are not allowed)", path=path)
+        depth = 0
+        for part in parts:
+            depth += -1 if part == ".." else 1
+            if depth < 0:
+                raise InputError(
+                    f"{path}: path escapes the root ('..' components are not allowed)", path=path
+                )
+        raise InputError(f"{path}: '..' components are not allowed; give the normalised path", path=path)
     if any(part.lower() == ".git" for part in parts):
         raise InputError(f"{path}: paths inside .git are not allowed", path=path)
     return "/".join(parts)

@@ -134,25 +134,27 @@ def write_changeset(root: Path, changes: ChangeSet) -> None:
         InputError: A path is unsafe, or a file and a directory collide.
         OSError: The file system failed.
     """
+    writes: dict[str, str] = {}
+    removed: list[str] = []
+    sources: list[str] = []
     for change in changes.files:
-        safe_relative_path(root, change.path)
-        if change.old_path is not None:
-            safe_relative_path(root, change.old_path)
-    base = root.resolve()
-    written = {change.path for change in changes.files if change.after is not None}
-    removed = [change.path for change in changes.files if change.after is None]
-    removed += [c.old_path for c in changes.files if c.old_path is not None and c.old_path not in written]
-    for rel in removed:
-        _remove(base, rel)
-    for change in changes.files:
+        rel = safe_relative_path(root, change.path)
         if change.after is None:
-            continue
-        target = base / change.path
+            removed.append(rel)
+        else:
+            writes[rel] = change.after
+        if change.old_path is not None:
+            sources.append(safe_relative_path(root, change.old_path))
+    base = root.resolve()
+    for rel in [*removed, *(source for source in sources if source not in writes)]:
+        _remove(base, rel)
+    for rel, text in writes.items():
+        target = base / rel
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(change.after.encode("utf-8"))
+            target.write_bytes(text.encode("utf-8"))
         except (FileExistsError, NotADirectoryError, IsADirectoryError) as exc:
-            raise InputError(f"{change.path}: cannot write, {exc.strerror}", path=change.path) from None
+            raise InputError(f"{rel}: cannot write, {exc.strerror}", path=rel) from None
 
 
 def _remove(base: Path, rel: str) -> None:

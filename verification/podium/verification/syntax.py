@@ -8,18 +8,24 @@ table) and carries a code frame.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from functools import lru_cache
 
 import tree_sitter as ts
 
+from podium.verification.changes import ChangeSet
 from podium.verification.errors import VerificationError
 from podium.verification.findings import Finding, code_frame, normalise_excerpt
-from podium.verification.languages import LanguageSpec, parser
+from podium.verification.languages import LanguageSpec, language_for_path, parser
+from podium.verification.sources import FileFindings, SourceReport
 
 logger = logging.getLogger(__name__)
 
 SOURCE = "tree-sitter"
 SYMBOL_LIMIT = 80
 """Characters kept of one definition's name (a C++ declarator can be long)."""
+MESSAGE_EXCERPT = 40
+"""Characters of the offending text quoted in a syntax error's message."""
 
 
 class SourceText:
@@ -40,9 +46,17 @@ class SourceText:
             return 1
         return len(self._byte_lines[row][:col].decode("utf-8", errors="replace")) + 1
 
+    def column_of_byte(self, line: int, byte_column: int) -> int:
+        """The 1-based character column of a 0-based byte offset on a 1-based line."""
+        return self.column(ts.Point(line - 1, byte_column))
+
     def frame(self, start: ts.Point, end: ts.Point) -> str:
         """A code frame for a node spanning ``start`` to ``end``."""
-        return code_frame(self.lines, start.row + 1, self.column(start), end.row + 1, self.column(end))
+        return self.frame_at(start.row + 1, self.column(start), end.row + 1, self.column(end))
+
+    def frame_at(self, line: int, column: int, end_line: int, end_column: int) -> str:
+        """A code frame for a 1-based span."""
+        return code_frame(self.lines, line, column, end_line, end_column)
 
 
 def parse(text: str | bytes, spec: LanguageSpec) -> ts.Tree:
@@ -58,18 +72,44 @@ def parse(text: str | bytes, spec: LanguageSpec) -> ts.Tree:
         raise VerificationError(f"tree-sitter failed to parse {spec.name} source: {exc}") from exc
 
 
+@dataclass(frozen=True, slots=True)
+class TreeSitterSource:
+    """The syntax check of every file whose extension names a known language."""
+
+    name: str = SOURCE
+
+    def check(self, changes: ChangeSet) -> SourceReport:
+        """Syntax findings before and after the edit; a note for each file of an unknown type."""
+        files: list[FileFindings] = []
+        notes: list[str] = []
+        for change in changes.files:
+            if change.after is None:
+                continue
+            spec = language_for_path(change.path)
+            if spec is None:
+                notes.append(f"{change.path}: no syntax check for this file type")
+                continue
+            # The old text is read with the new path's grammar: a rename to another language is
+            # judged by the language the file has now.
+            before = () if change.before is None else syntax_findings(change.path, change.before, spec)
+            files.append(FileFindings(change.path, before, syntax_findings(change.path, change.after, spec)))
+        return SourceReport(tuple(files), tuple(notes))
+
+
+@lru_cache(maxsize=64)
 def syntax_findings(path: str, text: str, spec: LanguageSpec) -> tuple[Finding, ...]:
-    """Every syntax error tree-sitter finds in ``text``, in source order."""
+    """Every syntax error tree-sitter finds in ``text``, in source order.
+
+    Results are cached briefly because the Python compiler source asks for the same file's findings.
+    """
     source = SourceText(text)
     tree = parse(source.data, spec)
     found: list[Finding] = []
     stack = [tree.root_node]
     while stack:
         node = stack.pop()
-        if node.is_error:
-            found.append(_finding(path, node, spec, source, "syntax-error", _error_message(node)))
-        elif node.is_missing:
-            found.append(_finding(path, node, spec, source, "missing-node", f"missing {_token(node.type)}"))
+        if node.is_error or node.is_missing:
+            found.append(_finding(path, node, spec, source))
         elif node.has_error:
             stack.extend(reversed(node.children))
     return tuple(found)
@@ -100,17 +140,32 @@ def _definition_name(node: ts.Node, fields: tuple[str, ...]) -> str:
     # C-family declarators nest (pointer → function → identifier); the name is at the bottom.
     while target is not None and (inner := target.child_by_field_name("declarator")) is not None:
         target = inner
-    if target is None or target.text is None:
+    if target is None:
         return ""
-    name = " ".join(target.text.decode("utf-8", errors="replace").split()).strip("\"'")
+    name = " ".join(_text(target).split()).strip("\"'")
     return name[:SYMBOL_LIMIT]
 
 
-def _finding(
-    path: str, node: ts.Node, spec: LanguageSpec, source: SourceText, code: str, message: str
-) -> Finding:
-    start, end = node.start_point, node.end_point
-    raw = node.text.decode("utf-8", errors="replace") if node.text else ""
+def _finding(path: str, node: ts.Node, spec: LanguageSpec, source: SourceText) -> Finding:
+    end = node.end_point
+    if node.is_missing:
+        code = "missing-node"
+        start = node.start_point
+        kind = node.type if node.is_named else f"'{node.type}'"
+        message = f"missing {kind}"
+        # A missing token has no text of its own; the construct it belongs to identifies it.
+        context = node.parent
+        while context is not None and not _text(context).strip():
+            context = context.parent
+        around = normalise_excerpt(_text(context)) if context is not None else ""
+        excerpt = f"<missing {node.type}> {around}".rstrip()
+        anchor = node
+    else:
+        code = "syntax-error"
+        anchor = _focus(node) or node
+        start = anchor.start_point
+        excerpt = normalise_excerpt(source.data[anchor.start_byte : node.end_byte].decode("utf-8", "replace"))
+        message = f"syntax error near `{_shorten(excerpt)}`" if excerpt else "syntax error"
     return Finding(
         source=SOURCE,
         code=code,
@@ -120,23 +175,34 @@ def _finding(
         column=source.column(start),
         end_line=end.row + 1,
         end_column=source.column(end),
-        symbol=enclosing_symbol(node, spec),
-        excerpt=normalise_excerpt(raw) if raw else f"<missing {node.type}>",
+        symbol=enclosing_symbol(anchor, spec),
+        excerpt=excerpt,
         frame=source.frame(start, end),
     )
 
 
-def _error_message(node: ts.Node) -> str:
-    first = node.child(0)
-    while first is not None and first.child_count:
-        first = first.child(0)
-    if first is None or not first.text:
-        return "syntax error"
-    token = first.text.decode("utf-8", errors="replace").split("\n", 1)[0]
-    if len(token) > 20:
-        token = token[:19] + "…"
-    return f"syntax error: unexpected {_token(token)}"
+def _focus(node: ts.Node) -> ts.Node | None:
+    """The first token inside an error region that no complete construct claims.
+
+    tree-sitter starts an ERROR node where it gave up trying alternatives, which can be far above the
+    actual mistake (a Python ``def`` missing its colon turns the whole module into one ERROR). Complete,
+    error-free constructs inside the region parsed fine; the first loose token is where the trouble is.
+    """
+    for child in node.children:
+        if child.is_missing:
+            return child
+        if child.is_error or child.has_error:
+            inner = _focus(child)
+            if inner is not None:
+                return inner
+        elif node.is_error and (not child.is_named or child.child_count == 0):
+            return child
+    return None
 
 
-def _token(kind: str) -> str:
-    return f"'{kind}'" if not kind.isidentifier() or kind.isupper() else kind
+def _text(node: ts.Node) -> str:
+    return node.text.decode("utf-8", errors="replace") if node.text else ""
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= MESSAGE_EXCERPT else text[: MESSAGE_EXCERPT - 1] + "…"

@@ -1,0 +1,122 @@
+"""Which findings an edit introduced: the after-file's findings minus those it already had.
+
+A finding after the edit is *pre-existing* when it can be paired with a finding of the same source before
+the edit; each before-finding pairs with at most one after-finding (multiset matching: two identical
+errors before and three after leave one new). Pairs are made in three passes, strongest first, and a
+pass only sees what earlier passes left unpaired:
+
+1. **In place** — same code, message and source text, and the before-finding's line is an unchanged
+   line that now sits exactly at the after-finding's line, at the same column. This survives inserted
+   or deleted lines above and a renamed enclosing definition.
+2. **Moved** — same code, message, source text and enclosing definition, anywhere in the file. This
+   covers a block moved elsewhere, and an edited line whose error persists identically.
+3. **Drifted** — the before-finding's lines, mapped through the edit, overlap the after-finding's
+   lines. For sources whose findings quote a region that grows and shrinks with the surrounding text
+   (tree-sitter: one ERROR node swallows differently sized regions as nearby code changes, and a
+   MISSING node may turn into an ERROR) any finding of the same source qualifies; for other sources
+   code, message and enclosing definition must match too.
+
+When the source could not see all of the before-file (``before_complete=False``: a parser error stopped
+the compiler early), an after-finding left unpaired that lies entirely on lines the edit did not touch
+is counted as pre-existing too: it was there, only hidden.
+
+Known limit: within one edited region, fixing a syntax error and making another that overlaps the old
+error's mapped lines reads as the old error persisting. Edits elsewhere in the file are judged exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
+
+from podium.verification.findings import Finding
+from podium.verification.linemap import LineMap
+
+DRIFTING_SOURCES: frozenset[str] = frozenset({"tree-sitter"})
+"""Sources whose findings' regions drift with surrounding text (see pass 3)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    """After-findings split into those the edit introduced and those it inherited, each in file order."""
+
+    new: tuple[Finding, ...]
+    preexisting: tuple[Finding, ...]
+
+
+def classify(
+    before: Iterable[Finding],
+    after: Iterable[Finding],
+    linemap: LineMap | None,
+    *,
+    before_complete: bool = True,
+    drifting: frozenset[str] = DRIFTING_SOURCES,
+) -> Delta:
+    """Split ``after`` into new and pre-existing findings relative to ``before``.
+
+    Args:
+        before: findings in the file before the edit (line numbers of the old text).
+        after: findings in the file after the edit.
+        linemap: old to new lines; ``None`` for a file that did not exist before (all findings new).
+        before_complete: false when the source stopped early on the old text.
+        drifting: sources whose regions drift (compared by overlap alone in the last pass).
+    """
+    after_list = sorted(after, key=_order)
+    if linemap is None:
+        return Delta(tuple(after_list), ())
+    open_before = list(before)
+    paired: dict[int, Finding] = {}
+
+    def in_place(b: Finding, a: Finding) -> bool:
+        return linemap.exact(b.line) == a.line and b.column == a.column
+
+    def overlaps(b: Finding, a: Finding) -> bool:
+        low, high = linemap.span(b.line, b.end_line)
+        return low <= a.end_line and a.line <= high
+
+    def drift_key(f: Finding) -> Hashable:
+        if f.source in drifting:
+            return (f.source,)
+        return (f.source, f.code, f.message, f.symbol)
+
+    passes: tuple[tuple[Callable[[Finding], Hashable], Callable[[Finding, Finding], bool]], ...] = (
+        (_place_key, in_place),
+        (_identity_key, lambda b, a: True),
+        (drift_key, overlaps),
+    )
+    for key, fits in passes:
+        buckets: dict[Hashable, list[Finding]] = {}
+        for b in open_before:
+            buckets.setdefault(key(b), []).append(b)
+        for index, finding in enumerate(after_list):
+            if index in paired:
+                continue
+            bucket = buckets.get(key(finding), [])
+            candidates = [b for b in bucket if fits(b, finding)]
+            if candidates:
+                best = min(candidates, key=lambda b: abs(linemap.span(b.line, b.line)[0] - finding.line))
+                bucket.remove(best)
+                open_before.remove(best)
+                paired[index] = best
+
+    if not before_complete:
+        for index, finding in enumerate(after_list):
+            lines = range(finding.line, finding.end_line + 1)
+            if index not in paired and all(linemap.is_unchanged(line) for line in lines):
+                paired[index] = finding
+
+    new = tuple(f for i, f in enumerate(after_list) if i not in paired)
+    preexisting = tuple(f for i, f in enumerate(after_list) if i in paired)
+    return Delta(new, preexisting)
+
+
+def _place_key(finding: Finding) -> Hashable:
+    return (finding.source, finding.code, finding.message, finding.excerpt)
+
+
+def _identity_key(finding: Finding) -> Hashable:
+    return (finding.source, finding.code, finding.message, finding.excerpt, finding.symbol)
+
+
+def _order(finding: Finding) -> tuple[int, int, str]:
+    return (finding.line, finding.column, finding.source)
