@@ -79,9 +79,7 @@ Launcher = Callable[..., RunningServer]
 def launch() -> Iterator[Launcher]:
     processes: list[subprocess.Popen[str]] = []
 
-    def start(
-        host: str, *, env_token: str | None = None, expect_generated_token: bool = False
-    ) -> RunningServer:
+    def start(host: str, *, env_token: str | None = None, expect_token: bool = False) -> RunningServer:
         env = {key: value for key, value in os.environ.items() if key != TOKEN_ENV}
         if env_token is not None:
             env[TOKEN_ENV] = env_token
