@@ -216,3 +216,11 @@ def test_the_chain_goes_on_verifying_after_a_restart(db: Path) -> None:
         (mission,) = store.list_missions()
         store.add_tasks(mission.id, [Task(id="T6", mission_id="", title="t6")])
     assert verify_chain(db) == AuditReport(ok=True, events_checked=11)
+
+
+def test_a_clock_that_gives_whole_seconds_still_yields_a_verifiable_chain(tmp_path: Path) -> None:
+    with Store.open(tmp_path, clock=lambda: 1_700_000_000) as store:
+        mission = store.create_mission("integer time")
+        store.add_tasks(mission.id, [Task(id="T1", mission_id="", title="t1")])
+        assert store.events_since(0)[0].ts == 1_700_000_000.0
+        assert verify_chain(store) == AuditReport(ok=True, events_checked=2)

@@ -192,6 +192,14 @@ def test_a_move_the_state_machine_forbids_is_refused_and_changes_nothing(store: 
     assert store.last_seq() == before
 
 
+def test_a_transition_to_the_state_the_task_is_in_is_refused(store: Store) -> None:
+    mission = store.create_mission("g")
+    store.add_tasks(mission.id, [task("T1")])
+    with pytest.raises(TransitionError, match="ready"):
+        store.transition(mission.id, "T1", TaskState.READY, actor="p")
+    assert store.get_task(mission.id, "T1").version == 1
+
+
 def test_transition_checks_the_expected_version_when_given(store: Store) -> None:
     mission = store.create_mission("g")
     store.add_tasks(mission.id, [task("T1")])

@@ -8,7 +8,9 @@ one event per successful change and still verify.
 from __future__ import annotations
 
 import multiprocessing
+import queue
 import threading
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.queues import Queue
@@ -160,12 +162,21 @@ def run_processes(target: object, root: Path, mission_id: str) -> list[object]:
     ]
     for process in processes:
         process.start()
+    collected: list[object] = []
     try:
-        collected = [results.get(timeout=PROCESS_TIMEOUT_SECONDS) for _ in processes]
+        deadline = time.monotonic() + PROCESS_TIMEOUT_SECONDS
+        while len(collected) < PROCESSES and time.monotonic() < deadline:
+            try:
+                collected.append(results.get(timeout=1.0))
+            except queue.Empty:
+                # a child that died before reporting would otherwise keep us waiting for the whole timeout
+                if any(process.exitcode not in (None, 0) for process in processes):
+                    break
     finally:
         for process in processes:
             process.join(PROCESS_TIMEOUT_SECONDS)
     assert [process.exitcode for process in processes] == [0] * PROCESSES
+    assert len(collected) == PROCESSES
     return collected
 
 

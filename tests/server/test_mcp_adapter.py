@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Literal
 
@@ -20,6 +20,7 @@ from podium.server.mcp_adapter import (
     tool_definitions,
     tool_list_token_estimate,
 )
+from podium.server.operations import OperationContext, OperationRegistry, TextResource
 
 Mode = Literal["auto", "legacy"]
 
@@ -116,23 +117,52 @@ def test_the_token_estimate_is_a_quarter_of_the_compact_tool_list_json() -> None
     assert 0 < estimate < 3000
 
 
+def test_the_token_estimate_can_leave_out_the_output_schemas_models_never_see() -> None:
+    registry = build_toy_registry()
+    tools = [
+        {"name": t.name, "description": t.description, "inputSchema": t.input_schema}
+        for t in tool_definitions(registry)
+    ]
+    characters = len(json.dumps({"tools": tools}, separators=(",", ":")))
+
+    estimate = tool_list_token_estimate(registry, include_output_schemas=False)
+
+    assert estimate == math.ceil(characters / 4)
+    assert estimate < tool_list_token_estimate(registry)
+
+
 class Documented(BaseModel):
     """A docstring that would repeat the tool description."""
 
     name: str = Field(description="Kept.")
     title: str | None = None
+    parent: str | None
+    tags: list[str] = Field(default_factory=list)
 
 
-def test_compact_schema_keeps_a_property_called_title() -> None:
+def test_an_input_schema_keeps_a_property_called_title_and_says_optional_by_omission() -> None:
     schema = compact_schema(Documented, "validation")
 
     assert schema == {
         "type": "object",
         "properties": {
             "name": {"type": "string", "description": "Kept."},
-            "title": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+            "title": {"type": "string"},
+            "parent": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+            "tags": {"type": "array", "items": {"type": "string"}},
         },
-        "required": ["name"],
+        "required": ["name", "parent"],
+    }
+
+
+def test_an_output_schema_drops_defaults_and_writes_nullable_scalars_as_type_lists() -> None:
+    schema = compact_schema(Documented, "serialization")
+
+    assert schema["properties"] == {
+        "name": {"type": "string", "description": "Kept."},
+        "title": {"type": ["string", "null"]},
+        "parent": {"type": ["string", "null"]},
+        "tags": {"type": "array", "items": {"type": "string"}},
     }
 
 
@@ -263,3 +293,31 @@ def test_the_server_is_named_and_versioned() -> None:
     server = build_mcp_server(build_toy_registry(), name="podium-test", server_version="9.9")
 
     assert (server.name, server.version) == ("podium-test", "9.9")
+
+
+async def test_a_resource_without_variables_is_a_plain_resource() -> None:
+    async def read_status(ctx: OperationContext, variables: Mapping[str, str]) -> str:
+        return f"{ctx.operation}: all quiet {dict(variables)}"
+
+    registry = OperationRegistry()
+    registry.add_resource(TextResource("podium://status", "status", "Server status.", read_status))
+
+    async with Client(build_mcp_server(registry)) as client:
+        listed = (await client.list_resources()).resources
+        read = await client.read_resource("podium://status")
+
+    assert [(str(r.uri), r.name) for r in listed] == [("podium://status", "status")]
+    content = read.contents[0]
+    assert isinstance(content, TextResourceContents)
+    assert content.text == "status: all quiet {}"
+
+
+def test_a_resource_variable_may_not_take_the_adapters_reserved_name() -> None:
+    async def read(ctx: OperationContext, variables: Mapping[str, str]) -> str:
+        return ""
+
+    registry = OperationRegistry()
+    registry.add_resource(TextResource("podium://{mcp_context}", "bad", "Bad.", read))
+
+    with pytest.raises(ValueError, match="reserved name"):
+        build_mcp_server(registry)

@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 
 import pytest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from toy_registry import EchoInput, EchoResult, PlanInput, PlanResult, build_toy_registry
 
 from podium.server.operations import (
@@ -116,12 +116,32 @@ def test_nested_field_locations_read_like_paths() -> None:
     assert [problem.field for problem in caught.value.problems] == ["steps[1].id", "steps[1].title"]
 
 
-def test_input_that_is_not_an_object_is_reported_against_the_whole_input() -> None:
-    with pytest.raises(ArgumentError) as caught:
-        PLAN.parse_input({"steps": "not a list"})
+class Window(OperationInput):
+    start: int
+    end: int
 
-    assert caught.value.problems[0].field == "steps"
-    assert ArgumentProblem(field="", problem="bad").describe() == "(arguments): bad"
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        if self.end < self.start:
+            raise ValueError("end comes before start")
+        return self
+
+
+async def _window(ctx: OperationContext, params: Window) -> Window:
+    return params
+
+
+def test_a_problem_with_the_input_as_a_whole_is_reported_against_the_arguments() -> None:
+    operation = Operation("window", "Window.", Window, Window, _window)
+
+    with pytest.raises(ArgumentError) as caught:
+        operation.parse_input({"start": 5, "end": 1})
+
+    assert caught.value.problems == (ArgumentProblem("", "Value error, end comes before start"),)
+    assert (
+        caught.value.message
+        == "invalid arguments for window: (arguments): Value error, end comes before start"
+    )
 
 
 def test_a_list_sent_as_a_json_string_is_accepted() -> None:

@@ -113,8 +113,12 @@ def test_fixing_one_error_and_making_another_elsewhere_leaves_exactly_the_new_on
 def test_syntax_error_region_that_grew_with_nearby_edits_is_preexisting() -> None:
     # tree-sitter's ERROR swallowed lines 10-11 before and 10-12 after an edit inside it.
     after = edit(edit(TEXT, replace=11), insert_at=12, count=1)
-    before = finding(10, end_line=11, excerpt="x := [1, 2 y := 3", message="syntax error near `x := [1, 2 y := 3`")
-    now = finding(10, end_line=12, excerpt="x := [1, 2 y := 4 z", message="syntax error near `x := [1, 2 y := 4 z`")
+    before = finding(
+        10, end_line=11, excerpt="x := [1, 2 y := 3", message="syntax error near `x := [1, 2 y := 3`"
+    )
+    now = finding(
+        10, end_line=12, excerpt="x := [1, 2 y := 4 z", message="syntax error near `x := [1, 2 y := 4 z`"
+    )
 
     delta = classify([before], [now], LineMap.between(TEXT, after))
 
@@ -145,7 +149,9 @@ def test_other_sources_need_the_same_message_to_count_as_drifted() -> None:
 def test_a_finding_far_from_any_old_one_is_new() -> None:
     after = edit(TEXT, replace=30)
 
-    delta = classify([finding(10, excerpt="a")], [finding(10, excerpt="a"), finding(30)], LineMap.between(TEXT, after))
+    delta = classify(
+        [finding(10, excerpt="a")], [finding(10, excerpt="a"), finding(30)], LineMap.between(TEXT, after)
+    )
 
     assert delta.new == (finding(30),)
 

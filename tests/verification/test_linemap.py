@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import random
+
+import pytest
+
 from podium.verification.linemap import LineMap
 
 BEFORE = "a\nb\nc\nd\ne\n"
@@ -66,3 +70,50 @@ def test_large_files_with_a_local_edit_map_exactly() -> None:
     assert linemap.exact(2500) == 2500
     assert linemap.exact(2501) == 2502
     assert linemap.exact(5000) == 5001
+
+
+def random_edit(rows: list[str], rng: random.Random) -> list[str]:
+    rows = list(rows)
+    for _ in range(rng.randint(1, 6)):
+        at = rng.randrange(len(rows) + 1)
+        kind = rng.choice(["insert", "delete", "replace", "move"])
+        if kind == "insert":
+            rows[at:at] = [rng.choice(["}", "", "x = 1", f"new {at}"]) for _ in range(rng.randint(1, 4))]
+        elif kind == "delete":
+            del rows[at : at + rng.randint(1, 4)]
+        elif kind == "replace" and at < len(rows):
+            rows[at] = f"changed {at}"
+        elif kind == "move":
+            chunk = rows[at : at + rng.randint(1, 8)]
+            del rows[at : at + len(chunk)]
+            target = rng.randrange(len(rows) + 1)
+            rows[target:target] = chunk
+    return rows
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_exact_mappings_always_join_equal_lines_in_order(seed: int) -> None:
+    rng = random.Random(seed)
+    old = [rng.choice(["}", "", "return x", "{", f"line {n}"]) for n in range(rng.randint(1, 80))]
+    new = random_edit(old, rng)
+
+    linemap = LineMap.between("\n".join(old), "\n".join(new))
+
+    mapped = [(n, linemap.exact(n)) for n in range(1, len(old) + 1)]
+    pairs = [(o, m) for o, m in mapped if m is not None]
+    assert all(old[o - 1] == new[m - 1] for o, m in pairs)
+    assert [m for _, m in pairs] == sorted({m for _, m in pairs})
+    covered = [row for b in linemap.blocks for row in range(b.old_start, b.old_end)]
+    assert covered == list(range(len(old)))
+
+
+def test_a_rearranged_file_of_repeated_lines_is_still_anchored_on_its_unique_lines() -> None:
+    functions = [f"def f{n}():\n    x = 1\n    return x\n" for n in range(300)]
+    shuffled = functions[100:] + functions[:100]
+
+    linemap = LineMap.between("".join(functions), "".join(shuffled))
+
+    # The larger part stays in order and maps exactly, body lines included; the rest moved.
+    assert linemap.exact(301) == 1
+    assert linemap.exact(303) == 3
+    assert linemap.exact(1) is None

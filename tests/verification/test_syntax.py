@@ -204,7 +204,9 @@ def test_source_checks_both_sides_and_notes_unknown_file_types() -> None:
 
 
 def test_renamed_file_is_read_with_the_grammar_of_its_new_name() -> None:
-    changes = ChangeSet((FileChange("b.ts", "let y = <number>x;\n", "let y = <number>x;\n", old_path="b.tsx"),))
+    changes = ChangeSet(
+        (FileChange("b.ts", "let y = <number>x;\n", "let y = <number>x;\n", old_path="b.tsx"),)
+    )
 
     [found] = TreeSitterSource().check(changes).files
 

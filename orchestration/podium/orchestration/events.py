@@ -29,6 +29,7 @@ __all__ = [
     "canonical_json",
     "chain_head",
     "event_body",
+    "event_from_row",
     "event_hash",
     "read_events",
 ]
@@ -138,6 +139,7 @@ def append_event(
         raise StoreError(f"event {kind!r} has a payload that is not JSON data: {exc}") from None
     # hash what a reader will parse back, so writer and auditor agree on every value
     parsed = cast(dict[str, JsonValue], json.loads(payload_text))
+    ts = float(ts)  # the REAL column gives back a float; an int here would hash differently from it
     head_seq, prev_hash = chain_head(conn)
     seq = head_seq + 1
     body = event_body(

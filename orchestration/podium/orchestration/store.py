@@ -34,7 +34,7 @@ from types import TracebackType
 
 from podium.orchestration.errors import ConflictError, LeaseError, NotFoundError, RoadmapError, StoreError
 from podium.orchestration.events import Event, chain_head, read_events
-from podium.orchestration.lifecycle import ACTIVE_STATES
+from podium.orchestration.lifecycle import ACTIVE_STATES, require_transition
 from podium.orchestration.model import TASK_ID_PATTERN, Mission, MissionState, Role, Task, TaskState
 from podium.orchestration.project import ProjectPaths, prepare_project
 from podium.orchestration.render import render_roadmap, write_roadmap
@@ -111,8 +111,6 @@ class Store:
     ) -> None:
         self.close()
 
-    # -- transactions
-
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             raise StoreError(f"the store {self.db_path} is closed")
@@ -140,7 +138,7 @@ class Store:
             except sqlite3.Error as exc:
                 raise StoreError(f"the store {self.db_path} is busy or unwritable: {exc}") from exc
             try:
-                txn = Transaction(conn, self._clock())
+                txn = Transaction(conn, float(self._clock()))
                 yield txn
                 self._render(txn)
                 conn.execute("COMMIT")
@@ -162,8 +160,6 @@ class Store:
             except OSError as exc:
                 # the file is a view of the store: a change must not fail because the view cannot be written
                 log.warning("could not write %s: %s", path, exc)
-
-    # -- missions
 
     def create_mission(
         self,
@@ -265,8 +261,6 @@ class Store:
         return self.update_mission(
             mission_id, expected_version=expected_version, actor=actor, reason=reason, state=state
         )
-
-    # -- tasks
 
     def add_tasks(self, mission_id: str, tasks: Sequence[Task], *, actor: str = SYSTEM_ACTOR) -> list[Task]:
         """Add tasks to an active mission, all or none, and return them as stored.
@@ -402,9 +396,9 @@ class Store:
                 raise conflict_error(current, expected_version, current)
             if holder is not None:
                 _require_holder(current, holder)
+            # a move to the state the task is already in is no move at all: the state machine refuses it
+            require_transition(current, target)
             return txn.change_task(current, coerced, actor=actor, reason=reason)
-
-    # -- leases
 
     def claim(
         self,
@@ -483,8 +477,6 @@ class Store:
         return self.transition(
             mission_id, task_id, TaskState.READY, actor=worker, reason=reason or "released", holder=worker
         )
-
-    # -- events
 
     def append_event(
         self,

@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import inspect
 import json
-import logging
 import math
 from collections.abc import Awaitable, Callable
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.tools import Tool
@@ -60,9 +59,8 @@ ERROR_META_KEY = "podium/error"
 CHARS_PER_TOKEN = 4
 """Rough size of a token in JSON-heavy English for current LLM tokenizers; good enough for a budget."""
 
-log = logging.getLogger(__name__)
-
-ToolRunner = Callable[["Context[Any, Any]", dict[str, Any]], Awaitable[CallToolResult]]
+ToolRunner = Callable[[Context[Any, Any], dict[str, Any]], Awaitable[CallToolResult]]
+_CONTEXT_PARAMETER = "mcp_context"
 
 
 def build_mcp_server(
@@ -104,14 +102,19 @@ def _tool_definition(operation: Operation[Any, Any]) -> ToolDefinition:
     )
 
 
-def tool_list_token_estimate(registry: OperationRegistry) -> int:
-    """Estimated tokens a client spends on the tool list: characters of its compact JSON divided by 4.
+def tool_list_token_estimate(registry: OperationRegistry, *, include_output_schemas: bool = True) -> int:
+    """Estimated tokens of the tool list: characters of its compact JSON divided by 4.
 
-    Agents pay this on every turn, so the real list is kept under 3,000. No tokenizer ships with Podium;
-    chars/4 over JSON overestimates slightly for schema punctuation, which is the safe side.
+    The whole ``tools/list`` answer is the default. Clients hand models only name, description and input
+    schema (Claude's and OpenAI's tool formats have no output schema), so that part, which agents pay for
+    on every turn, is ``include_output_schemas=False``. No tokenizer ships with Podium; chars/4 over JSON
+    errs on the high side for schema punctuation, which is the safe side for a budget.
     """
+    exclude = None if include_output_schemas else {"output_schema"}
+    definitions = tool_definitions(registry)
     tools = [
-        tool.model_dump(by_alias=True, exclude_none=True, mode="json") for tool in tool_definitions(registry)
+        tool.model_dump(by_alias=True, exclude_none=True, mode="json", exclude=exclude)
+        for tool in definitions
     ]
     text = json.dumps({"tools": tools}, separators=(",", ":"))
     return math.ceil(len(text) / CHARS_PER_TOKEN)
@@ -120,36 +123,76 @@ def tool_list_token_estimate(registry: OperationRegistry) -> int:
 _SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
 _SCHEMA_LISTS = frozenset({"anyOf", "oneOf", "allOf", "prefixItems"})
 _SCHEMA_ONES = frozenset({"items", "additionalProperties", "not", "contains", "if", "then", "else"})
+_NULL = {"type": "null"}
 
 
 def compact_schema(model: type[BaseModel], mode: Literal["validation", "serialization"]) -> dict[str, Any]:
     """The model's JSON schema without what costs tokens and tells an agent nothing.
 
-    pydantic titles every property with its capitalised name, writes ``"default": null`` on optional
-    fields that are already absent from ``required``, and puts the model docstring at the top, where the
-    tool description already is; all of that goes. Field descriptions stay: they are the documentation.
+    Always dropped: the capitalised ``title`` pydantic gives every property, and the model docstring at
+    the top, where the tool description already is. In an input schema, an optional field's
+    ``"default": null`` and its ``{"type": "null"}`` branch go too (leaving the field out says the same).
+    In an output schema defaults go (every field is always present) and a nullable scalar becomes
+    ``{"type": ["string", "null"]}``. Field descriptions stay: they are the documentation.
     """
-    schema = _without_noise(model.model_json_schema(mode=mode))
+    schema = _compact(model.model_json_schema(mode=mode), output=mode == "serialization")
     schema.pop("description", None)
     return schema
 
 
-def _without_noise(node: Any) -> Any:
+def _compact(node: Any, *, output: bool) -> Any:
     if not isinstance(node, dict):
         return node
     compact: dict[str, Any] = {}
-    for key, value in node.items():  # pyright: ignore[reportUnknownVariableType]
-        if key == "title" or (key == "default" and value is None):
+    for key, value in cast(dict[str, Any], node).items():
+        if key == "title" or (key == "default" and (output or value is None)):
             continue
         if key in _SCHEMA_MAPS and isinstance(value, dict):
-            compact[key] = {name: _without_noise(sub) for name, sub in value.items()}  # pyright: ignore
+            members = cast(dict[str, Any], value)
+            compact[key] = {name: _compact(sub, output=output) for name, sub in members.items()}
         elif key in _SCHEMA_LISTS and isinstance(value, list):
-            compact[key] = [_without_noise(sub) for sub in value]  # pyright: ignore[reportUnknownVariableType]
+            compact[key] = [_compact(sub, output=output) for sub in cast(list[Any], value)]
         elif key in _SCHEMA_ONES:
-            compact[key] = _without_noise(value)
+            compact[key] = _compact(value, output=output)
         else:
             compact[key] = value
+    if output:
+        return _nullable_as_type_list(compact)
+    properties = compact.get("properties")
+    if isinstance(properties, dict):
+        required = set(compact.get("required", ()))
+        members = cast(dict[str, Any], properties)
+        for name, sub in members.items():
+            if name not in required:
+                members[name] = _without_null_branch(sub)
     return compact
+
+
+def _non_null_branch(schema: Any) -> dict[str, Any] | None:
+    """``X`` when ``schema`` is ``{"anyOf": [X, {"type": "null"}], …}`` (either order), else None."""
+    if not isinstance(schema, dict):
+        return None
+    branches = cast(dict[str, Any], schema).get("anyOf")
+    if not isinstance(branches, list) or len(cast(list[Any], branches)) != 2 or _NULL not in branches:
+        return None
+    other = [branch for branch in cast(list[Any], branches) if branch != _NULL]
+    return cast(dict[str, Any], other[0]) if len(other) == 1 and isinstance(other[0], dict) else None
+
+
+def _without_null_branch(schema: Any) -> Any:
+    other = _non_null_branch(schema)
+    if other is None:
+        return schema
+    rest = {key: value for key, value in cast(dict[str, Any], schema).items() if key != "anyOf"}
+    return {**other, **rest}
+
+
+def _nullable_as_type_list(schema: dict[str, Any]) -> dict[str, Any]:
+    other = _non_null_branch(schema)
+    if other is None or set(other) != {"type"} or not isinstance(other["type"], str):
+        return schema
+    rest = {key: value for key, value in schema.items() if key != "anyOf"}
+    return {"type": [other["type"], "null"], **rest}
 
 
 class _OperationTool(Tool):
@@ -258,14 +301,22 @@ def _resource_function(
 
         return read_static
 
-    async def read_template(ctx: Context[Any, Any], **variables: str) -> str:
-        return await read(ctx, variables)
+    if _CONTEXT_PARAMETER in resource.variables:
+        raise ValueError(f"resource {resource.uri_template!r}: {{{_CONTEXT_PARAMETER}}} is a reserved name")
+
+    async def read_template(**arguments: Any) -> str:
+        context: Context[Any, Any] = arguments.pop(_CONTEXT_PARAMETER)
+        return await read(context, arguments)
 
     keyword = inspect.Parameter.KEYWORD_ONLY
-    parameters = [inspect.Parameter("ctx", keyword, annotation=Context)]
+    parameters = [inspect.Parameter(_CONTEXT_PARAMETER, keyword, annotation=Context)]
     parameters += [inspect.Parameter(name, keyword, annotation=str) for name in resource.variables]
     read_template.__signature__ = inspect.Signature(parameters, return_annotation=str)  # pyright: ignore
-    read_template.__annotations__ = {"ctx": Context, **dict.fromkeys(resource.variables, str), "return": str}
+    read_template.__annotations__ = {
+        _CONTEXT_PARAMETER: Context,
+        **dict.fromkeys(resource.variables, str),
+        "return": str,
+    }
     return read_template
 
 

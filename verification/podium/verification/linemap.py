@@ -1,15 +1,24 @@
 """Where the lines of a file went when it was edited: old line numbers mapped to new ones.
 
-The map is built from a line diff (``difflib.SequenceMatcher``). A line in an unchanged block maps to
-exactly one new line; a line that was replaced or deleted maps to the span of new lines that took the
-place of its block, which is the best any diff can say about it.
+The map is built from a patience-style line diff: lines that occur exactly once on both sides anchor
+the match (their longest common order), the stretches between anchors are matched the same way, and
+only small stretches without anchors fall back to ``difflib.SequenceMatcher``. This keeps large
+rearranged files cheap (SequenceMatcher alone is quadratic on files full of repeated lines such as
+``}`` or blank lines) and prefers the matches a reader would pick.
+
+A line in an unchanged block maps to exactly one new line; a line that was replaced or deleted maps to
+the span of new lines that took the place of its block, which is the best any diff can say about it.
 """
 
 from __future__ import annotations
 
 import bisect
 import difflib
+from collections import Counter
 from dataclasses import dataclass, field
+
+FALLBACK_LIMIT = 40_000
+"""Largest old × new line count of an anchorless stretch handed to SequenceMatcher."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,26 +53,7 @@ class LineMap:
         """The map from ``before`` to ``after``, both split at ``"\\n"`` as tree-sitter counts rows."""
         old = before.split("\n")
         new = after.split("\n")
-        # Edits are usually local: diff only the middle so large files stay cheap to compare.
-        prefix = 0
-        limit = min(len(old), len(new))
-        while prefix < limit and old[prefix] == new[prefix]:
-            prefix += 1
-        suffix = 0
-        while suffix < limit - prefix and old[-1 - suffix] == new[-1 - suffix]:
-            suffix += 1
-        blocks: list[Block] = []
-        if prefix:
-            blocks.append(Block(0, prefix, 0, prefix, True))
-        matcher = difflib.SequenceMatcher(
-            None, old[prefix : len(old) - suffix], new[prefix : len(new) - suffix], autojunk=False
-        )
-        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-            if i2 > i1:
-                blocks.append(Block(i1 + prefix, i2 + prefix, j1 + prefix, j2 + prefix, tag == "equal"))
-        if suffix:
-            blocks.append(Block(len(old) - suffix, len(old), len(new) - suffix, len(new), True))
-        return cls(tuple(blocks), len(old), len(new))
+        return cls(tuple(_blocks(_matched_lines(old, new), len(old), len(new))), len(old), len(new))
 
     @classmethod
     def unchanged(cls, line_count: int) -> LineMap:
@@ -109,3 +99,84 @@ class LineMap:
             return block.new_start, block.new_end - 1
         # Deleted outright: it sat between the new lines either side of the gap.
         return max(block.new_start - 1, 0), min(block.new_start, max(self.new_count - 1, 0))
+
+
+def _matched_lines(old: list[str], new: list[str]) -> list[tuple[int, int]]:
+    """Pairs ``(old_row, new_row)`` of equal lines, increasing on both sides."""
+    pairs: list[tuple[int, int]] = []
+    pending = [(0, len(old), 0, len(new))]
+    while pending:
+        o_lo, o_hi, n_lo, n_hi = pending.pop()
+        while o_lo < o_hi and n_lo < n_hi and old[o_lo] == new[n_lo]:
+            pairs.append((o_lo, n_lo))
+            o_lo, n_lo = o_lo + 1, n_lo + 1
+        while o_lo < o_hi and n_lo < n_hi and old[o_hi - 1] == new[n_hi - 1]:
+            o_hi, n_hi = o_hi - 1, n_hi - 1
+            pairs.append((o_hi, n_hi))
+        if o_lo == o_hi or n_lo == n_hi:
+            continue
+        anchors = _anchors(old, new, o_lo, o_hi, n_lo, n_hi)
+        if anchors:
+            pairs.extend(anchors)
+            bounds = [(o_lo - 1, n_lo - 1), *anchors, (o_hi, n_hi)]
+            for (o_a, n_a), (o_b, n_b) in zip(bounds, bounds[1:], strict=False):
+                if o_b - o_a > 1 and n_b - n_a > 1:
+                    pending.append((o_a + 1, o_b, n_a + 1, n_b))
+        elif (o_hi - o_lo) * (n_hi - n_lo) <= FALLBACK_LIMIT:
+            matcher = difflib.SequenceMatcher(None, old[o_lo:o_hi], new[n_lo:n_hi], autojunk=False)
+            for i, j, size in matcher.get_matching_blocks():
+                pairs.extend((o_lo + i + k, n_lo + j + k) for k in range(size))
+    pairs.sort()
+    return pairs
+
+
+def _anchors(
+    old: list[str], new: list[str], o_lo: int, o_hi: int, n_lo: int, n_hi: int
+) -> list[tuple[int, int]]:
+    """Lines unique on both sides of the stretch, in their longest common order."""
+    old_counts = Counter(old[o_lo:o_hi])
+    new_counts = Counter(new[n_lo:n_hi])
+    new_rows = {new[j]: j for j in range(n_lo, n_hi) if new_counts[new[j]] == 1}
+    unique = [
+        (i, new_rows[old[i]]) for i in range(o_lo, o_hi) if old_counts[old[i]] == 1 and old[i] in new_rows
+    ]
+    # Longest increasing run of new rows (patience sorting), keeping back-links to rebuild it.
+    tails: list[int] = []
+    tail_index: list[int] = []
+    back: list[int] = []
+    for index, (_, j) in enumerate(unique):
+        position = bisect.bisect_left(tails, j)
+        back.append(tail_index[position - 1] if position else -1)
+        if position == len(tails):
+            tails.append(j)
+            tail_index.append(index)
+        else:
+            tails[position] = j
+            tail_index[position] = index
+    chain: list[tuple[int, int]] = []
+    index = tail_index[-1] if tail_index else -1
+    while index >= 0:
+        chain.append(unique[index])
+        index = back[index]
+    chain.reverse()
+    return chain
+
+
+def _blocks(pairs: list[tuple[int, int]], old_count: int, new_count: int) -> list[Block]:
+    """Runs of consecutive pairs as equal blocks, the gaps between them as replaced ones."""
+    blocks: list[Block] = []
+    o_at = n_at = 0
+    index = 0
+    while index <= len(pairs):
+        o_next, n_next = pairs[index] if index < len(pairs) else (old_count, new_count)
+        if o_next > o_at:
+            blocks.append(Block(o_at, o_next, n_at, n_next, False))
+        if index == len(pairs):
+            break
+        run = 1
+        while index + run < len(pairs) and pairs[index + run] == (o_next + run, n_next + run):
+            run += 1
+        blocks.append(Block(o_next, o_next + run, n_next, n_next + run, True))
+        o_at, n_at = o_next + run, n_next + run
+        index += run
+    return blocks

@@ -1,13 +1,15 @@
 """Syntax findings from tree-sitter: every ERROR and MISSING node of a file's parse tree.
 
-An ERROR node is reported once, at its outermost extent: errors nested inside it are the same mistake
-seen from further in. Each finding names its enclosing definition (from the language's definition
-table) and carries a code frame.
+An ERROR node is reported once, for its outermost extent: errors nested inside it are the same mistake
+seen from further in. Its position is the first token inside it that no complete construct claims (see
+``_focus``), which is usually the mistake itself rather than where tree-sitter began to recover. A
+MISSING node is reported as "missing ';'" (or the kind of node that is missing) at its zero-width
+position. Each finding names its enclosing definitions (from the language's definition table) and
+carries a code frame.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -18,8 +20,6 @@ from podium.verification.errors import VerificationError
 from podium.verification.findings import Finding, code_frame, normalise_excerpt
 from podium.verification.languages import LanguageSpec, language_for_path, parser
 from podium.verification.sources import FileFindings, SourceReport
-
-logger = logging.getLogger(__name__)
 
 SOURCE = "tree-sitter"
 SYMBOL_LIMIT = 80
@@ -96,7 +96,7 @@ class TreeSitterSource:
         return SourceReport(tuple(files), tuple(notes))
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=32)
 def syntax_findings(path: str, text: str, spec: LanguageSpec) -> tuple[Finding, ...]:
     """Every syntax error tree-sitter finds in ``text``, in source order.
 
