@@ -454,7 +454,7 @@ def test_the_database_is_in_wal_mode_with_foreign_keys(store: Store) -> None:
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute(
                 "INSERT INTO tasks VALUES ('m-none', 'T1', 't', '', 'worker', '[]', '[]', 0, 'M', 'ready', 0,"
-                " NULL, NULL, NULL, 'M1', 1)"
+                " NULL, NULL, NULL, 0, 'M1', 1)"
             )
 
 

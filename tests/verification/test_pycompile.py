@@ -64,6 +64,15 @@ def test_null_byte_is_a_parse_error_at_the_start() -> None:
     assert (finding.line, finding.column) == (1, 1)
 
 
+def test_nesting_too_deep_for_cpython_is_an_error_not_a_crash() -> None:
+    result = compile_findings("a.py", "x = " + "1 + " * 20000 + "1\n", python())
+
+    [finding] = result.findings
+    assert finding.severity == "error"
+    assert "recursion" in finding.message
+    assert (finding.line, finding.column) == (1, 1)
+
+
 def test_compiler_warnings_become_warning_findings() -> None:
     [finding] = compile_findings("a.py", "import re\n\npattern = '\\d+'\n", python()).findings
 

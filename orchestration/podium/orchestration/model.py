@@ -58,6 +58,7 @@ class Task:
     lease_holder: str | None = None
     lease_expires: float | None = None
     last_verdict: str | None = None
+    review: bool = False
     milestone: str = "M1"
     version: int = 0
 

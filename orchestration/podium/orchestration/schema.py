@@ -68,6 +68,7 @@ _TABLES = (
         lease_holder TEXT,
         lease_expires REAL,
         last_verdict TEXT,
+        review INTEGER NOT NULL DEFAULT 0,
         milestone TEXT NOT NULL,
         version INTEGER NOT NULL,
         PRIMARY KEY (mission_id, id)
@@ -102,6 +103,7 @@ TASK_COLUMNS = (
     "lease_holder",
     "lease_expires",
     "last_verdict",
+    "review",
     "milestone",
     "version",
 )
@@ -200,6 +202,7 @@ def task_from_row(row: sqlite3.Row) -> Task:
         lease_holder=None if lease_holder is None else str(lease_holder),
         lease_expires=None if lease_expires is None else float(lease_expires),
         last_verdict=None if last_verdict is None else str(last_verdict),
+        review=bool(row["review"]),
         milestone=str(row["milestone"]),
         version=int(row["version"]),
     )
@@ -222,6 +225,7 @@ def task_params(task: Task) -> dict[str, object]:
         "lease_holder": task.lease_holder,
         "lease_expires": task.lease_expires,
         "last_verdict": task.last_verdict,
+        "review": int(task.review),
         "milestone": task.milestone,
         "version": task.version,
     }

@@ -52,7 +52,7 @@ _ENUM_FIELDS: Mapping[str, type[Role] | type[Size] | type[TaskState]] = {
     "state": TaskState,
 }
 CHANGEABLE_FIELDS = frozenset(
-    {*_STR_FIELDS, *_OPTIONAL_STR_FIELDS, *_INT_FIELDS, *_ID_LIST_FIELDS, *_ENUM_FIELDS, "lease_expires"}
+    {*_STR_FIELDS, *_OPTIONAL_STR_FIELDS, *_INT_FIELDS, *_ID_LIST_FIELDS, *_ENUM_FIELDS, "lease_expires", "review"}
 )
 """Task fields a change may set; ``id``, ``mission_id`` and ``version`` are the store's."""
 
@@ -88,6 +88,8 @@ def _coerce(name: str, value: object) -> object:
     if name in _STR_FIELDS and isinstance(value, str):
         return value
     if name in _OPTIONAL_STR_FIELDS and (value is None or isinstance(value, str)):
+        return value
+    if name == "review" and isinstance(value, bool):
         return value
     if name in _INT_FIELDS and isinstance(value, int) and not isinstance(value, bool):
         return value

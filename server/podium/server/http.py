@@ -183,7 +183,8 @@ async def serve_http(
     app = build_http_app(server, settings, token)
     listener = _bind(settings.host, settings.port)
     port = listener.getsockname()[1]
-    display_host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    bare_host = settings.host.strip("[]")
+    display_host = f"[{bare_host}]" if ":" in bare_host else bare_host
     url = f"http://{display_host}:{port}{settings.path}"
 
     def started() -> None:

@@ -133,7 +133,7 @@ def _problems(path: str, text: str, source: SourceText) -> tuple[list[_Problem],
         warnings.simplefilter("always")
         try:
             module: ast.Module | None = ast.parse(text, path)
-        except (SyntaxError, ValueError) as exc:
+        except (SyntaxError, ValueError, RecursionError) as exc:
             problems.append(_from_error(exc, source, PARSE_ERROR))
             module = None
         parsed = module is not None
@@ -142,6 +142,10 @@ def _problems(path: str, text: str, source: SourceText) -> tuple[list[_Problem],
                 break
             try:
                 compile(module, path, "exec", dont_inherit=True)
+                break
+            except RecursionError as exc:
+                # Nesting too deep for CPython: importing the file would fail the same way.
+                problems.append(_from_error(exc, source, COMPILE_ERROR))
                 break
             except SyntaxError as exc:
                 problem = _from_error(exc, source, COMPILE_ERROR)
@@ -159,7 +163,7 @@ def _problems(path: str, text: str, source: SourceText) -> tuple[list[_Problem],
     return problems, parsed
 
 
-def _from_error(exc: SyntaxError | ValueError, source: SourceText, code: str) -> _Problem:
+def _from_error(exc: SyntaxError | ValueError | RecursionError, source: SourceText, code: str) -> _Problem:
     if not isinstance(exc, SyntaxError) or exc.lineno is None:
         return _Problem(str(exc), 1, 1, 1, 1, code)
     line = exc.lineno
@@ -195,7 +199,10 @@ def _without_statement_at(
                 return ast.copy_location(ast.Pass(), node)
             return super().visit(node)
 
-    replaced = _Replace().visit(module)
+    try:
+        replaced = _Replace().visit(module)
+    except RecursionError:
+        return None
     return replaced if isinstance(replaced, ast.Module) else None
 
 

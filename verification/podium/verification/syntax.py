@@ -188,14 +188,15 @@ def _focus(node: ts.Node) -> ts.Node | None:
     actual mistake (a Python ``def`` missing its colon turns the whole module into one ERROR). Complete,
     error-free constructs inside the region parsed fine; the first loose token is where the trouble is.
     """
-    for child in node.children:
+    # Depth-first, in source order, iteratively: error paths can be as deep as the text is nested.
+    stack = [(child, node.is_error) for child in reversed(node.children)]
+    while stack:
+        child, inside_error = stack.pop()
         if child.is_missing:
             return child
         if child.is_error or child.has_error:
-            inner = _focus(child)
-            if inner is not None:
-                return inner
-        elif node.is_error and (not child.is_named or child.child_count == 0):
+            stack.extend((grandchild, child.is_error) for grandchild in reversed(child.children))
+        elif inside_error and (not child.is_named or child.child_count == 0):
             return child
     return None
 
