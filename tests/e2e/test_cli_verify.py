@@ -16,7 +16,9 @@ DEMO = Path(__file__).resolve().parents[2] / "clients" / "demo"
 PODIUM = [sys.executable, "-m", "podium.server"]
 
 
-def run_podium(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_podium(
+    *args: str, stdin: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*PODIUM, *args], input=stdin, capture_output=True, text=True, timeout=120, cwd=cwd, check=False
     )
@@ -170,8 +172,13 @@ def test_missing_root_is_an_input_error(tmp_path: Path) -> None:
 def test_uncommitted_changes_are_verified_without_a_diff(tmp_path: Path) -> None:
     root = tmp_path / "repo"
     root.mkdir()
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@t"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
     (root / "a.py").write_text("x = 1\n")
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "base"]):
         subprocess.run(cmd, cwd=root, env=env, check=True)

@@ -75,6 +75,7 @@ def test_every_language_has_a_fixture_directory() -> None:
 @pytest.mark.parametrize("spec", LANGUAGES, ids=lambda spec: spec.name)
 def test_every_grammar_loads_and_parses_its_base_fixture_cleanly(spec: LanguageSpec) -> None:
     [base] = (FIXTURES / spec.name).glob("base.*")
+    assert language_for_path(base.name.removesuffix(".txt")) == spec
 
     tree = parser(spec).parse(base.read_bytes())
 

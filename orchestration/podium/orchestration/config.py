@@ -46,7 +46,10 @@ class MissionConfig(_Section):
 
     branch_prefix: str = Field(default="podium/", min_length=1, description="Prefix of integration branches.")
     lease_seconds: int = Field(
-        default=DEFAULT_LEASE_SECONDS, gt=0, le=86_400, description="How long a claim lasts without a heartbeat."
+        default=DEFAULT_LEASE_SECONDS,
+        gt=0,
+        le=86_400,
+        description="How long a claim lasts without a heartbeat.",
     )
 
 

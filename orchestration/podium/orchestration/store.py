@@ -96,6 +96,10 @@ class Store:
     def db_path(self) -> Path:
         return self._paths.db_path
 
+    def now(self) -> float:
+        """The store's clock (injectable for tests), the one leases are measured by."""
+        return float(self._clock())
+
     def close(self) -> None:
         """Close the connection; the store cannot be used afterwards."""
         with self._lock:

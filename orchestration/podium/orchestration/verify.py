@@ -41,7 +41,9 @@ def verify_diff(root: Path, diff: str, config: PodiumConfig, gate: Gate | None =
     return (gate or build_gate(config)).check(changes)
 
 
-def verify_edits(root: Path, edits: Sequence[Edit], config: PodiumConfig, gate: Gate | None = None) -> Verdict:
+def verify_edits(
+    root: Path, edits: Sequence[Edit], config: PodiumConfig, gate: Gate | None = None
+) -> Verdict:
     """Judge edits (whole files, search/replace, diffs) against `root` without writing anything."""
     changes = build_changeset(root, edits, max_bytes=config.gate.max_file_bytes)
     return (gate or build_gate(config)).check(changes)

@@ -120,12 +120,16 @@ def create_integration_branch(
 def worktree_path(root: Path, task_id: str) -> Path:
     """Where the worktree of ``task_id`` lives.
 
+    ``task_id`` may be qualified by its mission (``m-1a2b3c4d/T3``): task ids are per mission, so missions
+    keep their worktrees apart as ``.podium/worktrees/<mission-id>/<task-id>``.
+
     Raises:
         WorkspaceError: the id cannot be used as a directory name.
     """
-    if not _TASK_DIR_NAME.match(task_id) or task_id in {".", ".."}:
+    parts = task_id.split("/")
+    if len(parts) > 2 or any(not _TASK_DIR_NAME.match(part) or part in {".", ".."} for part in parts):
         raise WorkspaceError(f"task id '{task_id}' cannot name a worktree directory")
-    return root / WORKTREES_DIR / task_id
+    return root.joinpath(WORKTREES_DIR, *parts)
 
 
 def add_worktree(root: Path, task_id: str, branch: str) -> Worktree:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Severity = Literal["error", "warning", "information", "hint"]
-SEVERITIES: tuple[Severity, ...] = ("error", "warning", "information", "hint")
+Severity = Literal["error", "warning", "info", "hint"]
+SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info", "hint")
 """From most to least severe."""
 
 EXCERPT_LIMIT = 120
