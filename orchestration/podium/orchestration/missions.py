@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 from podium.orchestration.config import PodiumConfig
 from podium.orchestration.errors import LeaseError, WorkspaceError
@@ -348,4 +348,7 @@ def _verdict_summary(raw: str | None) -> str:
         data = json.loads(raw)
     except json.JSONDecodeError:
         return raw
-    return str(data.get("summary", raw)) if isinstance(data, dict) else raw
+    if isinstance(data, dict):
+        summary = cast("dict[str, object]", data).get("summary", raw)
+        return str(summary)
+    return raw

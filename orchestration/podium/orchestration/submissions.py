@@ -197,8 +197,8 @@ class Submissions:
                 accepted=False,
                 findings_new=tuple(_conflict_finding(c) for c in outcome.conflicts),
                 notes=(
-                    f"merge conflict with {mission.branch} at {outcome.head[:12]}; the worktree now holds the "
-                    "new head merged in, with conflict markers: resolve them and submit again",
+                    f"merge conflict with {mission.branch} at {outcome.head[:12]}; the worktree now holds "
+                    "the new head merged in, with conflict markers: resolve them and submit again",
                 ),
             )
             result = self._reject(task, conflict, actor="merge", worktree=worktree, refresh=True)

@@ -52,7 +52,15 @@ _ENUM_FIELDS: Mapping[str, type[Role] | type[Size] | type[TaskState]] = {
     "state": TaskState,
 }
 CHANGEABLE_FIELDS = frozenset(
-    {*_STR_FIELDS, *_OPTIONAL_STR_FIELDS, *_INT_FIELDS, *_ID_LIST_FIELDS, *_ENUM_FIELDS, "lease_expires", "review"}
+    {
+        *_STR_FIELDS,
+        *_OPTIONAL_STR_FIELDS,
+        *_INT_FIELDS,
+        *_ID_LIST_FIELDS,
+        *_ENUM_FIELDS,
+        "lease_expires",
+        "review",
+    }
 )
 """Task fields a change may set; ``id``, ``mission_id`` and ``version`` are the store's."""
 
