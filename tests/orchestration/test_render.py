@@ -64,11 +64,11 @@ def test_a_mixed_state_mission_renders_in_the_seed_convention() -> None:
         "- [ ] T2: task T2 | file:parse.py — claimed by w1\n"
         "- [ ] T10: task T10 | depends:T2,T1.2\n"
         "\n"
-        "## M3\n"
+        "## M3: Make the inventory report fast\n"
         "\n"
         "_no tasks yet_\n"
         "\n"
-        "## M9\n"
+        "## M9: Make the inventory report fast\n"
         "\n"
         "- [ ] T4: task T4\n"
     )
@@ -78,7 +78,7 @@ def test_the_header_shows_the_mission_state_and_an_empty_roadmap() -> None:
     finished = Mission(id="m-1", goal="g", branch="b", state=MissionState.FINISHED)
     text = render_roadmap(finished, [])
     assert "Branch `b` · finished · 0/0 tasks merged" in text
-    assert text.endswith("## M1\n\n_no tasks yet_\n")
+    assert text.endswith("## M1: g\n\n_no tasks yet_\n")
 
 
 def test_a_pipe_or_newline_in_a_title_cannot_break_the_line_format() -> None:

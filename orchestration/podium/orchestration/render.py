@@ -54,8 +54,9 @@ def render_roadmap(mission: Mission, tasks: Sequence[Task]) -> str:
         f"Branch `{mission.branch}` · {mission.state.value} · {merged}/{len(tasks)} tasks merged",
     ]
     for milestone, members in by_milestone.items():
-        title = _one_line(titles.get(milestone, ""))
-        lines += ["", f"## {milestone}: {title}" if title else f"## {milestone}", ""]
+        # The seed's parsers expect "## M1: title"; an untitled milestone takes the mission's goal.
+        title = _one_line(titles.get(milestone, "") or mission.goal)
+        lines += ["", f"## {milestone}: {title}", ""]
         lines += [_task_line(task) for task in members]
         if not members:
             lines.append("_no tasks yet_")
