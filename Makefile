@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-test
+NODE_DIR := tests/e2e/node
+NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 
-.PHONY: demo test lint typecheck pytest bench venv clean
+.PHONY: demo test lint typecheck pytest bench venv node-tools clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +18,13 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 venv: $(STAMP)
 
+# Real MCP clients for the end-to-end tests (the MCP Inspector CLI), pinned in $(NODE_DIR)/package-lock.json.
+$(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+node-tools: $(NODE_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/python clients/demo/run_demo.py
 
@@ -26,8 +35,8 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/basedpyright
 
-pytest: $(STAMP)
-	$(BIN)/python -m pytest -q tests --ignore=tests/bench
+pytest: $(STAMP) $(NODE_STAMP)
+	PODIUM_REQUIRE_E2E_TOOLS=1 $(BIN)/python -m pytest -q tests --ignore=tests/bench
 
 test: lint typecheck pytest
 
@@ -35,4 +44,4 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache build dist
+	rm -rf $(VENV) .pytest_cache build dist $(NODE_DIR)/node_modules

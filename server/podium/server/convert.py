@@ -1,0 +1,230 @@
+"""Core values ↔ wire models: the one module that sees both sides of the adapter boundary.
+
+Inputs become the core's frozen values (`TaskSpec`, edits); the core's answers (`Task`, `Verdict`,
+`MissionStatus` …) become the models of `podium.server.models`. Nothing here decides anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from podium.orchestration.missions import Claim, FinishOutcome, MissionStatus, NoTask, TaskSpec
+from podium.orchestration.model import Mission, Role, Size, Task, TaskState
+from podium.orchestration.submissions import SubmitOutcome
+from podium.server.models import (
+    EditInput,
+    FindingView,
+    LeaseView,
+    MissionFinishResult,
+    MissionStartResult,
+    MissionStatusView,
+    RoadmapAddResult,
+    SourceView,
+    SubmitResult,
+    TaskClaimResult,
+    TaskInput,
+    TaskView,
+    VerdictSummaryView,
+    VerdictView,
+)
+from podium.verification.edits import DeleteFile, DiffEdit, Edit, SearchReplace, WholeFile
+from podium.verification.errors import InputError
+from podium.verification.findings import Finding
+from podium.verification.verdict import Verdict
+
+__all__ = [
+    "claim_result",
+    "edits",
+    "finish_result",
+    "key_ids",
+    "mission_start_result",
+    "roadmap_add_result",
+    "specs",
+    "status_view",
+    "submit_result",
+    "task_view",
+    "verdict_view",
+]
+
+
+def specs(tasks: Sequence[TaskInput]) -> list[TaskSpec]:
+    """Task inputs as the core's task specs."""
+    return [
+        TaskSpec(
+            title=task.title,
+            key=task.key,
+            description=task.description,
+            files=tuple(task.files),
+            depends_on=tuple(task.depends_on),
+            role=Role(task.role),
+            priority=task.priority,
+            size=Size(task.size),
+            review=task.review,
+        )
+        for task in tasks
+    ]
+
+
+def edits(inputs: Sequence[EditInput]) -> list[Edit]:
+    """Edit inputs as the core's edits; the model has already checked each one's shape."""
+    return [_edit(index, edit) for index, edit in enumerate(inputs)]
+
+
+def _edit(index: int, edit: EditInput) -> Edit:
+    if edit.diff is not None:
+        return DiffEdit(edit.diff)
+    if edit.path is None:
+        raise InputError(f"edits[{index}]: path is required")
+    if edit.delete:
+        return DeleteFile(edit.path)
+    if edit.content is not None:
+        return WholeFile(edit.path, edit.content)
+    if edit.search is not None and edit.replace is not None:
+        return SearchReplace(edit.path, edit.search, edit.replace)
+    raise InputError(f"edits[{index}]: give content, search and replace, or delete: true with the path")
+
+
+def key_ids(tasks: Sequence[TaskInput], created: Sequence[Task]) -> dict[str, str]:
+    """The planner's keys mapped to the ids the roadmap gave; the core keeps input order."""
+    return {task.key.strip(): made.id for task, made in zip(tasks, created, strict=True) if task.key.strip()}
+
+
+def task_view(task: Task) -> TaskView:
+    return TaskView(
+        id=task.id,
+        mission_id=task.mission_id,
+        title=task.title,
+        state=task.state.value,
+        role=task.role.value,
+        files=list(task.files),
+        depends_on=list(task.depends_on),
+        priority=task.priority,
+        size=task.size.value,
+        attempts=task.attempts,
+        lease_holder=task.lease_holder,
+        lease_expires=task.lease_expires,
+        review=task.review,
+    )
+
+
+def finding_view(finding: Finding) -> FindingView:
+    return FindingView(
+        source=finding.source,
+        code=finding.code,
+        message=finding.message,
+        path=finding.path,
+        line=finding.line,
+        column=finding.column,
+        end_line=finding.end_line,
+        end_column=finding.end_column,
+        severity=finding.severity,
+        symbol=finding.symbol,
+        frame=finding.frame,
+    )
+
+
+def verdict_view(verdict: Verdict) -> VerdictView:
+    return VerdictView(
+        accepted=verdict.accepted,
+        summary=verdict.summary,
+        findings_new=[finding_view(f) for f in verdict.findings_new],
+        findings_preexisting=[finding_view(f) for f in verdict.findings_preexisting],
+        notes=list(verdict.notes),
+        sources=[SourceView(name=s.name, elapsed_ms=round(s.elapsed_ms, 3)) for s in verdict.sources],
+    )
+
+
+def mission_start_result(
+    mission: Mission, tasks: Sequence[TaskInput], created: Sequence[Task], roadmap: str
+) -> MissionStartResult:
+    return MissionStartResult(
+        mission_id=mission.id,
+        branch=mission.branch,
+        key_ids=key_ids(tasks, created),
+        tasks=[task_view(task) for task in created],
+        roadmap=roadmap,
+    )
+
+
+def roadmap_add_result(mission_id: str, tasks: Sequence[TaskInput], created: Sequence[Task]) -> RoadmapAddResult:
+    return RoadmapAddResult(
+        mission_id=mission_id, ids=[task.id for task in created], key_ids=key_ids(tasks, created)
+    )
+
+
+def claim_result(outcome: Claim | NoTask) -> TaskClaimResult:
+    if isinstance(outcome, NoTask):
+        return TaskClaimResult(
+            claimed=False,
+            task=None,
+            worktree=None,
+            base_commit=None,
+            files=[],
+            lease_expires=None,
+            reason=outcome.reason,
+            detail=outcome.detail,
+        )
+    return TaskClaimResult(
+        claimed=True,
+        task=task_view(outcome.task),
+        worktree=str(outcome.worktree),
+        base_commit=outcome.base_commit,
+        files=list(outcome.task.files),
+        lease_expires=outcome.task.lease_expires,
+        reason=None,
+        detail=None,
+    )
+
+
+def submit_result(outcome: SubmitOutcome) -> SubmitResult:
+    return SubmitResult(
+        status=outcome.status,
+        task=task_view(outcome.task),
+        verdict=verdict_view(outcome.verdict),
+        merged_commit=outcome.merged_commit,
+        worktree=_path(outcome.worktree),
+        base_commit=outcome.base_commit,
+    )
+
+
+def status_view(status: MissionStatus) -> MissionStatusView:
+    mission = status.mission
+    return MissionStatusView(
+        mission_id=mission.id,
+        goal=mission.goal,
+        branch=mission.branch,
+        state=mission.state.value,
+        counts=dict(status.counts),
+        progress=status.progress,
+        leases=[
+            LeaseView(task_id=task.id, worker=task.lease_holder or "", expires=task.lease_expires)
+            for task in status.leases
+        ],
+        last_verdicts=[
+            VerdictSummaryView(task_id=task_id, summary=summary) for task_id, summary in status.recent_verdicts
+        ],
+        roadmap=status.roadmap,
+    )
+
+
+def finish_result(outcome: FinishOutcome) -> MissionFinishResult:
+    applied = outcome.applied
+    return MissionFinishResult(
+        mission_id=outcome.mission.id,
+        state=outcome.mission.state.value,
+        applied=applied is not None,
+        user_branch=applied.branch if applied else None,
+        head=applied.head if applied else None,
+        kind=applied.kind if applied else None,
+        cancelled=list(outcome.cancelled),
+    )
+
+
+def release_status(status: str) -> TaskState:
+    """The state a `task_release` status names."""
+    return TaskState(status)
+
+
+def _path(path: Path | None) -> str | None:
+    return None if path is None else str(path)

@@ -1,0 +1,299 @@
+"""The wire models of Podium's operations: what agents send and get back, over MCP now and LSP later.
+
+Their JSON schemas are the tools' input and output schemas, which every agent pays for in tokens on each
+turn, so they stay lean: sub-models are shared, descriptions are one short line, and a field is described
+only where its name does not say enough. States in results are plain strings; the core owns their values.
+`convert` is the only module that turns these into core values and back.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from podium.server.operations import OperationInput, OperationResult
+
+__all__ = [
+    "EditInput",
+    "FindingView",
+    "LeaseView",
+    "MissionCancelInput",
+    "MissionCancelResult",
+    "MissionFinishInput",
+    "MissionFinishResult",
+    "MissionStartInput",
+    "MissionStartResult",
+    "MissionStatusInput",
+    "MissionStatusResult",
+    "MissionStatusView",
+    "RoadmapAddInput",
+    "RoadmapAddResult",
+    "SourceView",
+    "SubmitResult",
+    "TaskClaimInput",
+    "TaskClaimResult",
+    "TaskHeartbeatInput",
+    "TaskHeartbeatResult",
+    "TaskInput",
+    "TaskReleaseInput",
+    "TaskReleaseResult",
+    "TaskReviewInput",
+    "TaskSubmitInput",
+    "TaskView",
+    "VerdictSummaryView",
+    "VerdictView",
+    "VerifyInput",
+]
+
+
+class _Part(BaseModel):
+    """Nested input: strict about unknown keys like the top-level inputs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _View(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+# -- inputs ---------------------------------------------------------------------------------------------
+
+
+class TaskInput(_Part):
+    key: str = Field(default="", description="Your label, for depends_on in the same batch.")
+    title: str
+    description: str = ""
+    files: list[str] = []
+    depends_on: list[str] = Field(default=[], description="Keys of this batch or existing task ids.")
+    role: Literal["worker", "reviewer"] = "worker"
+    priority: int = 0
+    size: Literal["XS", "S", "M", "L"] = "M"
+    review: bool = Field(default=False, description="Hold for task_review before merging.")
+
+
+class EditInput(_Part):
+    """One of {path, content}, {path, search, replace}, {diff} or {path, delete: true}."""
+
+    path: str | None = None
+    content: str | None = Field(default=None, description="Whole new file content.")
+    search: str | None = Field(default=None, description="Exact text occurring once in path.")
+    replace: str | None = None
+    diff: str | None = Field(default=None, description="Unified diff.")
+    delete: bool = False
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> EditInput:
+        given = frozenset(
+            name
+            for name in ("path", "content", "search", "replace", "diff")
+            if getattr(self, name) is not None
+        ) | ({"delete"} if self.delete else frozenset())
+        if given not in _EDIT_SHAPES:
+            listed = ", ".join(sorted(given)) or "nothing"
+            raise ValueError(
+                f"got {listed}; an edit is one of {{path, content}}, {{path, search, replace}}, "
+                "{diff} or {path, delete: true}"
+            )
+        return self
+
+
+_EDIT_SHAPES = frozenset(
+    {
+        frozenset({"path", "content"}),
+        frozenset({"path", "search", "replace"}),
+        frozenset({"diff"}),
+        frozenset({"path", "delete"}),
+    }
+)
+
+
+class MissionStartInput(OperationInput):
+    goal: str
+    tasks: list[TaskInput] = []
+
+
+class RoadmapAddInput(OperationInput):
+    mission_id: str
+    tasks: list[TaskInput]
+
+
+class TaskClaimInput(OperationInput):
+    mission_id: str
+    worker: str = Field(description="Your stable worker name.")
+
+
+class TaskHeartbeatInput(OperationInput):
+    task_id: str
+    worker: str
+
+
+class TaskSubmitInput(OperationInput):
+    task_id: str
+    worker: str
+    edits: list[EditInput] | None = Field(default=None, description="Omit to submit the worktree as it is.")
+
+
+class TaskReviewInput(OperationInput):
+    task_id: str
+    reviewer: str
+    approve: bool
+    comments: str = ""
+
+
+class TaskReleaseInput(OperationInput):
+    task_id: str
+    worker: str
+    status: Literal["ready", "blocked", "failed"]
+    reason: str = ""
+
+
+class MissionStatusInput(OperationInput):
+    mission_id: str | None = Field(default=None, description="Omit for every mission.")
+
+
+class MissionFinishInput(OperationInput):
+    mission_id: str
+    apply: bool = Field(default=False, description="Merge the mission into your checked-out branch.")
+
+
+class MissionCancelInput(OperationInput):
+    mission_id: str
+
+
+class VerifyInput(OperationInput):
+    edits: list[EditInput]
+    root: str | None = Field(default=None, description="Directory inside the project; default the project.")
+
+
+# -- results --------------------------------------------------------------------------------------------
+
+
+class TaskView(_View):
+    id: str
+    mission_id: str
+    title: str
+    state: str
+    role: str
+    files: list[str]
+    depends_on: list[str]
+    priority: int
+    size: str
+    attempts: int
+    lease_holder: str | None
+    lease_expires: float | None
+    review: bool
+
+
+class FindingView(_View):
+    source: str
+    code: str
+    message: str
+    path: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    severity: str
+    symbol: str
+    frame: str
+
+
+class SourceView(_View):
+    name: str
+    elapsed_ms: float
+
+
+class VerdictView(OperationResult):
+    accepted: bool
+    summary: str
+    findings_new: list[FindingView]
+    findings_preexisting: list[FindingView]
+    notes: list[str]
+    sources: list[SourceView]
+
+
+class MissionStartResult(OperationResult):
+    mission_id: str
+    branch: str
+    key_ids: dict[str, str]
+    tasks: list[TaskView]
+    roadmap: str
+
+
+class RoadmapAddResult(OperationResult):
+    mission_id: str
+    ids: list[str]
+    key_ids: dict[str, str]
+
+
+class TaskClaimResult(OperationResult):
+    claimed: bool
+    task: TaskView | None
+    worktree: str | None
+    base_commit: str | None
+    files: list[str]
+    lease_expires: float | None
+    reason: str | None
+    detail: str | None
+
+
+class TaskHeartbeatResult(OperationResult):
+    task_id: str
+    lease_expires: float | None
+
+
+class SubmitResult(OperationResult):
+    status: Literal["merged", "rejected", "conflict", "review"]
+    task: TaskView
+    verdict: VerdictView
+    merged_commit: str | None
+    worktree: str | None
+    base_commit: str | None
+
+
+class TaskReleaseResult(OperationResult):
+    task: TaskView
+
+
+class LeaseView(_View):
+    task_id: str
+    worker: str
+    expires: float | None
+
+
+class VerdictSummaryView(_View):
+    task_id: str
+    summary: str
+
+
+class MissionStatusView(_View):
+    mission_id: str
+    goal: str
+    branch: str
+    state: str
+    counts: dict[str, int]
+    progress: float
+    leases: list[LeaseView]
+    last_verdicts: list[VerdictSummaryView]
+    roadmap: str
+
+
+class MissionStatusResult(OperationResult):
+    missions: list[MissionStatusView]
+
+
+class MissionFinishResult(OperationResult):
+    mission_id: str
+    state: str
+    applied: bool
+    user_branch: str | None
+    head: str | None
+    kind: str | None
+    cancelled: list[str]
+
+
+class MissionCancelResult(OperationResult):
+    mission_id: str
+    state: str
+    cancelled: list[str]
