@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Literal
 
 from podium.orchestration.git import changes_between, diff_hash, head_commit
-from podium.orchestration.merge import ConflictFinding, MergeConflict, Merged, merge_onto_branch
+from podium.orchestration.merge import ConflictFinding, MergeConflict, Merged, MergeOutcome, merge_onto_branch
+from podium.orchestration.mergelock import merge_lock
 from podium.orchestration.missions import Missions
 from podium.orchestration.model import Task, TaskState
 from podium.orchestration.verify import screen_changes
@@ -31,7 +32,7 @@ from podium.orchestration.workspaces import (
 )
 from podium.verification.changes import ChangeSet
 from podium.verification.edits import Edit, build_changeset, write_changeset
-from podium.verification.errors import InputError
+from podium.verification.errors import InputError, PodiumError
 from podium.verification.findings import Finding
 from podium.verification.verdict import Verdict
 
@@ -81,11 +82,12 @@ class Submissions:
         """
         missions, store = self.missions, self.missions.store
         task = store.resolve_task(task_ref)
-        missions.require_lease(task, worker)
+        # the state first: "T1 is merged" helps a worker retrying a submission more than "nobody holds T1"
         if task.state not in (TaskState.CLAIMED, TaskState.REJECTED):
             raise InputError(
                 f"task {task.id} is {task.state}; only a claimed or rejected task can be submitted"
             )
+        missions.require_lease(task, worker)
         worktree = missions.worktree(task)
         max_bytes = missions.config.gate.max_file_bytes
         if edits:
@@ -105,17 +107,27 @@ class Submissions:
         if task.state is TaskState.REJECTED:
             task = store.transition(task.mission_id, task.id, TaskState.CLAIMED, actor=worker, holder=worker)
         task = store.transition(task.mission_id, task.id, TaskState.SUBMITTED, actor=worker, holder=worker)
-        progress(f"gate: checking {len(changes.files)} file(s)")
-        verdict = missions.gate.check(changes)
-        if not verdict.accepted:
-            return self._reject(task, verdict, actor="gate", worktree=worktree)
-        if task.review:
-            task = store.transition(
-                task.mission_id, task.id, TaskState.REVIEW, actor=worker, last_verdict=_verdict_json(verdict)
-            )
-            return SubmitOutcome(task, "review", verdict, worktree=worktree.path)
-        progress("merging onto the integration branch")
-        return self._merge(task, worktree, task_commit, verdict, actor=worker)
+        try:
+            progress(f"gate: checking {len(changes.files)} file(s)")
+            verdict = missions.gate.check(changes)
+            if not verdict.accepted:
+                return self._reject(task, verdict, actor="gate", worktree=worktree)
+            if task.review:
+                task = store.transition(
+                    task.mission_id,
+                    task.id,
+                    TaskState.REVIEW,
+                    actor=worker,
+                    last_verdict=_verdict_json(verdict),
+                )
+                return SubmitOutcome(task, "review", verdict, worktree=worktree.path)
+            progress("merging onto the integration branch")
+            return self._merge(task, worktree, task_commit, verdict, actor=worker)
+        except Exception as exc:
+            # nothing moves a task out of `submitted` but this submission: a fault half-way (a source that
+            # cannot run, git refusing the merge) would otherwise strand it there for good
+            self._hand_back(task, exc)
+            raise
 
     def review(self, task_ref: str, reviewer: str, approve: bool, comments: str) -> SubmitOutcome:
         """Approve (merge) or reject (back to the worker with the comments) a task in review."""
@@ -147,20 +159,8 @@ class Submissions:
             return again.accepted
 
         digest = diff_hash(worktree.path, worktree.base_commit, task_commit)
-        outcome = merge_onto_branch(
-            missions.root,
-            mission.branch,
-            worktree.base_commit,
-            task_commit,
-            f"{task.id}: {task.title}",
-            {
-                "Podium-Mission": task.mission_id,
-                "Podium-Task": task.id,
-                "Podium-Worker": task.lease_holder or actor,
-                "Podium-Verdict": f"{verdict.summary}; sources {', '.join(s.name for s in verdict.sources)}",
-            },
-            verify=recheck,
-        )
+        with merge_lock(store.paths.state_dir, task.mission_id):
+            outcome = self._merge_onto_branch(task, worktree, task_commit, verdict, actor, recheck)
         if isinstance(outcome, Merged):
             final = rechecks[-1] if rechecks else verdict
             merged = store.transition(
@@ -207,6 +207,52 @@ class Submissions:
             )
         recheck_verdict = rechecks[-1]
         return self._reject(task, recheck_verdict, actor="gate", worktree=worktree, refresh=True)
+
+    def _merge_onto_branch(
+        self,
+        task: Task,
+        worktree: Worktree,
+        task_commit: str,
+        verdict: Verdict,
+        actor: str,
+        recheck: Callable[[ChangeSet], bool],
+    ) -> MergeOutcome:
+        mission = self.missions.store.get_mission(task.mission_id)
+        return merge_onto_branch(
+            self.missions.root,
+            mission.branch,
+            worktree.base_commit,
+            task_commit,
+            f"{task.id}: {task.title}",
+            {
+                "Podium-Mission": task.mission_id,
+                "Podium-Task": task.id,
+                "Podium-Worker": task.lease_holder or actor,
+                "Podium-Verdict": f"{verdict.summary}; sources {', '.join(s.name for s in verdict.sources)}",
+            },
+            verify=recheck,
+        )
+
+    def _hand_back(self, task: Task, exc: Exception) -> None:
+        """Return a task whose submission failed half-way to its worker, as rejected, to submit again."""
+        store = self.missions.store
+        note = f"the submission failed before it was merged ({type(exc).__name__}: {exc}); submit again"
+        try:
+            current = store.get_task(task.mission_id, task.id)
+            if current.state is not TaskState.SUBMITTED:
+                return
+            store.transition(
+                task.mission_id,
+                task.id,
+                TaskState.REJECTED,
+                actor="podium",
+                reason=note,
+                expected_version=current.version,
+                last_verdict=_verdict_json(Verdict(accepted=False, notes=(note,))),
+                lease_expires=store.now() + self.missions.config.missions.lease_seconds,
+            )
+        except PodiumError as undo:
+            logger.warning("could not hand task %s back to its worker: %s", task.id, undo)
 
     def _reject(
         self,

@@ -285,7 +285,9 @@ class Transaction:
             payload["from_state"] = current.state.value
             payload["to_state"] = new.state.value
         self._write(current, new, payload, actor=actor, reason=reason, kind=kind)
-        if moved or rewired:
+        # Readiness depends only on which dependencies are merged (merged is terminal), so only a merge or
+        # rewired dependencies can change it; settling after every move cost a full task scan per change.
+        if rewired or (moved and new.state is TaskState.MERGED):
             self._settle_readiness(current.mission_id)
             settled = load_task(self.conn, new.mission_id, new.id)
             return settled if settled is not None else new
