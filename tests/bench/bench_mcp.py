@@ -1,7 +1,7 @@
 """MCP latency and task throughput of `podium mcp`, against a bare `mcp` SDK server measured in the same run.
 
-1. `mission_status` on a 1,000-task roadmap and `task_claim`, p50/p99 over stdio, each as a ratio to a bare SDK
-   server's no-op tool (same client, same transport, same machine, same run).
+1. `mission_status` on a 1,000-task roadmap and `task_claim`, p50/p99 over stdio, each as a ratio to a bare
+   SDK server's no-op tool (same client, same transport, same machine, same run).
 2. The task lifecycle (claim → submit a one-file edit → syntax gate → merge) on a 1,000-file repository: p50
    latency and lifecycles per second with 1 client and with 16 concurrent clients (sessions on one streamable
    HTTP server), plus 1 client over stdio.
@@ -152,20 +152,19 @@ def free_port() -> int:
 async def lifecycle_http(root: Path, clients: int, tasks: int) -> tuple[list[float], float]:
     port = free_port()
     url = f"http://127.0.0.1:{port}/mcp"
-    server = subprocess.Popen(
+    server = await anyio.open_process(
         [sys.executable, "-m", "podium.server", "mcp", "--root", str(root), "--http", f"127.0.0.1:{port}"],
         cwd=root,
         env={**os.environ, **GIT_ENV},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        text=True,
     )
     try:
         assert server.stderr is not None
+        seen = b""
         with anyio.fail_after(SERVER_START_TIMEOUT_S):
-            while "MCP at" not in (line := await anyio.to_thread.run_sync(server.stderr.readline)):
-                if not line:
-                    raise RuntimeError("podium mcp --http exited before it was ready")
+            while b"MCP at" not in seen:
+                seen += await server.stderr.receive()
         async with Client(url) as admin:
             started = await call(admin, "mission_start", {"goal": "bench", "tasks": lifecycle_tasks(tasks)})
         samples: list[float] = []
@@ -181,7 +180,8 @@ async def lifecycle_http(root: Path, clients: int, tasks: int) -> tuple[list[flo
         return samples, len(samples) / (time.perf_counter() - began)
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        with anyio.move_on_after(30, shield=True):
+            await server.wait()
 
 
 def row(name: str, samples: list[float], base: float | None = None, extra: str = "") -> str:
