@@ -152,19 +152,21 @@ def free_port() -> int:
 async def lifecycle_http(root: Path, clients: int, tasks: int) -> tuple[list[float], float]:
     port = free_port()
     url = f"http://127.0.0.1:{port}/mcp"
+    log = root.parent / f"server-{clients}.log"
     server = await anyio.open_process(
         [sys.executable, "-m", "podium.server", "mcp", "--root", str(root), "--http", f"127.0.0.1:{port}"],
         cwd=root,
         env={**os.environ, **GIT_ENV},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log.open("wb"),
     )
     try:
-        assert server.stderr is not None
-        seen = b""
+        # The server's stderr goes to a file so that a chatty server can never block on a full pipe.
         with anyio.fail_after(SERVER_START_TIMEOUT_S):
-            while b"MCP at" not in seen:
-                seen += await server.stderr.receive()
+            while b"MCP at" not in log.read_bytes():
+                if server.returncode is not None:
+                    raise RuntimeError(f"podium mcp --http exited: {log.read_text()}")
+                await anyio.sleep(0.05)
         async with Client(url) as admin:
             started = await call(admin, "mission_start", {"goal": "bench", "tasks": lifecycle_tasks(tasks)})
         samples: list[float] = []
