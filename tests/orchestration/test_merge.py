@@ -1,4 +1,4 @@
-import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +30,7 @@ from podium.verification.changes import ChangeSet
 LINES = "".join(f"line {n}\n" for n in range(1, 11))
 
 
-@pytest.fixture(autouse=True)
-def _isolated_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+pytestmark = pytest.mark.usefixtures("isolated_git")
 
 
 def commit_all(root: Path, message: str) -> str:
@@ -48,14 +44,8 @@ def status(root: Path) -> str:
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    root.mkdir()
-    run_git(root, "init", "--quiet", "--initial-branch=main")
-    (root / "a.txt").write_text(LINES)
-    (root / "b.txt").write_text("b\n")
-    commit_all(root, "initial")
-    return root
+def repo(make_repo: Callable[[dict[str, str]], Path]) -> Path:
+    return make_repo({"a.txt": LINES, "b.txt": "b\n"})
 
 
 @pytest.fixture

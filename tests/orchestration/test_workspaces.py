@@ -1,5 +1,7 @@
-import os
 import shutil
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -19,12 +21,7 @@ from podium.orchestration.workspaces import (
     worktree_path,
 )
 
-
-@pytest.fixture(autouse=True)
-def _isolated_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+pytestmark = pytest.mark.usefixtures("isolated_git")
 
 
 def commit_all(root: Path, message: str) -> str:
@@ -38,14 +35,8 @@ def status(root: Path) -> str:
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    root.mkdir()
-    run_git(root, "init", "--quiet", "--initial-branch=main")
-    (root / "a.py").write_text("x = 1\n")
-    (root / "b.py").write_text("y = 1\n")
-    commit_all(root, "initial")
-    return root
+def repo(make_repo: Callable[[dict[str, str]], Path]) -> Path:
+    return make_repo({"a.py": "x = 1\n", "b.py": "y = 1\n"})
 
 
 def test_branch_and_worktree_creation_leave_the_users_branch_and_files_untouched(repo: Path) -> None:
@@ -175,6 +166,28 @@ def test_prune_forgets_worktrees_deleted_by_hand(repo: Path) -> None:
     prune_worktrees(repo)
 
     assert "T1" not in run_git(repo, "worktree", "list").text
+
+
+def test_concurrent_worktree_adds_do_not_die_on_each_others_half_written_entries(repo: Path) -> None:
+    # Regression: `git worktree add` and `worktree list` read every worktree's administrative files and
+    # died ("failed to read .../commondir") on one another add was still writing.
+    branch, base = create_integration_branch(repo, "m1")
+    threads = 8
+    start = threading.Barrier(threads)
+
+    def work(n: int) -> list[Worktree]:
+        start.wait()
+        made = [add_worktree(repo, f"T{n}.{k}", branch) for k in range(1, 5)]
+        remove_worktree(repo, f"T{n}.1")
+        return made[1:]
+
+    with ThreadPoolExecutor(threads) as pool:
+        kept = [worktree for made in pool.map(work, range(1, threads + 1)) for worktree in made]
+
+    assert len(kept) == threads * 3
+    assert all(head_commit(worktree.path) == base == worktree.base_commit for worktree in kept)
+    listed = run_git(repo, "worktree", "list", "--porcelain").text
+    assert listed.count("worktree ") == 1 + threads * 3
 
 
 def test_commit_stages_new_changed_and_deleted_files(repo: Path) -> None:

@@ -35,6 +35,7 @@ from podium.orchestration.git import (
     repository_root,
     run_git,
 )
+from podium.orchestration.workspaces import worktree_lock
 from podium.verification.changes import ChangeSet
 
 __all__ = [
@@ -383,7 +384,9 @@ def _refuse_checked_out(top: Path, branch: str) -> None:
     """Moving a branch under a working tree that has it checked out would leave that tree out of step."""
     ref = f"branch refs/heads/{branch}".encode()
     where = ""
-    for entry in run_git(top, "worktree", "list", "--porcelain", "-z").stdout.split(b"\0"):
+    with worktree_lock(top):
+        listing = run_git(top, "worktree", "list", "--porcelain", "-z").stdout
+    for entry in listing.split(b"\0"):
         if entry.startswith(b"worktree "):
             where = entry[len(b"worktree ") :].decode("utf-8", "surrogateescape")
         elif entry == ref:

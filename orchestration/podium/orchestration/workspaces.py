@@ -16,10 +16,14 @@ worker's own changes.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import re
 import shutil
 import tempfile
+import threading
+from collections.abc import Generator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +37,7 @@ from podium.orchestration.git import (
     resolve_commit,
     run_git,
 )
-from podium.orchestration.project import STATE_DIRNAME, ensure_git_exclude
+from podium.orchestration.project import STATE_DIRNAME, ensure_git_exclude, git_common_dir
 from podium.verification.changes import ChangeSet
 
 __all__ = [
@@ -50,6 +54,7 @@ __all__ = [
     "remove_worktree",
     "unresolved_conflicts",
     "worktree_changes",
+    "worktree_lock",
     "worktree_path",
 ]
 
@@ -59,10 +64,14 @@ DEFAULT_BRANCH_PREFIX = "podium/"
 WORKTREES_DIR = Path(STATE_DIRNAME) / "worktrees"
 BASE_REF = "refs/worktree/podium/base"
 """Per-worktree ref holding the commit the worktree's changes are measured from."""
+LOCK_FILENAME = "podium-worktrees.lock"
+"""Lock file, in the repository's git directory, that Podium's worktree commands take turns on."""
 
 _TASK_DIR_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _CONFLICT_START = "<<<<<<< "
 _CONFLICT_END = ">>>>>>> "
+_thread_locks: dict[Path, threading.Lock] = {}
+_thread_locks_guard = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,21 +150,24 @@ def add_worktree(root: Path, task_id: str, branch: str) -> Worktree:
     """
     top = repository_root(root)
     path = worktree_path(root, task_id)
-    registered = _registered_worktrees(top)
-    if path.resolve() in registered:
-        if path.is_dir():
-            base = resolve_commit(path, BASE_REF) or head_commit(path)
-            logger.info("reusing worktree %s at base %s", path, base)
-            return Worktree(path, base)
-        # The directory vanished but git still lists it: forget it and start afresh.
-        run_git(top, "worktree", "prune")
-    elif path.exists():
-        raise WorkspaceError(f"{path} exists but is not a git worktree of {top}; move it away or delete it")
-    base = branch_head(root, branch)
-    ensure_git_exclude(root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    run_git(top, "worktree", "add", "--detach", str(path), base, timeout=LONG_GIT_TIMEOUT_S)
-    run_git(path, "update-ref", BASE_REF, base)
+    with worktree_lock(top):
+        registered = _registered_worktrees(top)
+        if path.resolve() in registered:
+            if path.is_dir():
+                base = resolve_commit(path, BASE_REF) or head_commit(path)
+                logger.info("reusing worktree %s at base %s", path, base)
+                return Worktree(path, base)
+            # The directory vanished but git still lists it: forget it and start afresh.
+            run_git(top, "worktree", "prune")
+        elif path.exists():
+            raise WorkspaceError(
+                f"{path} exists but is not a git worktree of {top}; move it away or delete it"
+            )
+        base = branch_head(root, branch)
+        ensure_git_exclude(root)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        run_git(top, "worktree", "add", "--detach", str(path), base, timeout=LONG_GIT_TIMEOUT_S)
+        run_git(path, "update-ref", BASE_REF, base)
     logger.info("created worktree %s for %s at %s", path, task_id, base)
     return Worktree(path, base)
 
@@ -168,16 +180,46 @@ def remove_worktree(root: Path, task_id: str) -> None:
     """
     top = repository_root(root)
     path = worktree_path(root, task_id)
-    if path.resolve() in _registered_worktrees(top):
-        run_git(top, "worktree", "remove", "--force", "--force", str(path), timeout=LONG_GIT_TIMEOUT_S)
-        logger.info("removed worktree %s", path)
-    elif path.exists():
-        raise WorkspaceError(f"{path} is not a git worktree of {top}; not removing it")
+    with worktree_lock(top):
+        if path.resolve() in _registered_worktrees(top):
+            run_git(top, "worktree", "remove", "--force", "--force", str(path), timeout=LONG_GIT_TIMEOUT_S)
+            logger.info("removed worktree %s", path)
+        elif path.exists():
+            raise WorkspaceError(f"{path} is not a git worktree of {top}; not removing it")
 
 
 def prune_worktrees(root: Path) -> None:
     """Forget worktrees whose directories were deleted by hand."""
-    run_git(repository_root(root), "worktree", "prune")
+    top = repository_root(root)
+    with worktree_lock(top):
+        run_git(top, "worktree", "prune")
+
+
+@contextmanager
+def worktree_lock(top: Path) -> Generator[None]:
+    """Take turns with other threads and processes on the repository's worktree bookkeeping.
+
+    `git worktree add` writes a worktree's administrative files in steps, and a git command that lists the
+    worktrees meanwhile (another `worktree add`, `worktree list`, `worktree remove`) dies on the half-written
+    entry. Podium's own commands that add, remove or list worktrees run under this lock; it is not
+    re-entrant, so hold it around git commands only.
+
+    Raises:
+        WorkspaceError: ``top`` is not in a git repository.
+    """
+    common = git_common_dir(top)
+    if common is None:
+        raise WorkspaceError(f"{top} is not in a git repository")
+    path = common / LOCK_FILENAME
+    with _thread_locks_guard:
+        thread_lock = _thread_locks.setdefault(path, threading.Lock())
+    # where flock is emulated with per-process POSIX locks (NFS), threads would not exclude each other
+    with thread_lock, path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def commit_worktree(worktree: Worktree, message: str) -> str | None:
