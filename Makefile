@@ -27,10 +27,11 @@ node-tools: $(NODE_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python clients/demo/run_demo.py
+	$(BIN)/python clients/demo/mission_demo.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check server orchestration verification tests clients/demo/run_demo.py
+	$(BIN)/ruff format --check server orchestration verification tests clients/demo/*.py
 
 typecheck: $(STAMP)
 	$(BIN)/basedpyright
