@@ -279,6 +279,13 @@ class Missions:
         if halted:
             names = ", ".join(f"{t.id} ({t.state})" for t in halted)
             return NoTask("all_blocked", f"the remaining tasks wait on blocked or failed tasks: {names}")
+        cancelled = {t.id for t in tasks if t.state is TaskState.CANCELLED}
+        stuck = [t.id for t in open_tasks if cancelled.intersection(t.depends_on)]
+        if stuck:
+            return NoTask(
+                "all_blocked",
+                f"{', '.join(stuck)} depend on cancelled tasks and can never start; release or re-plan them",
+            )
         return NoTask("waiting", "the remaining tasks wait on dependencies that are not merged yet")
 
     def _cancel_open_tasks(self, tasks: Sequence[Task], *, actor: str, reason: str) -> tuple[str, ...]:
@@ -349,6 +356,9 @@ def _verdict_summary(raw: str | None) -> str:
     except json.JSONDecodeError:
         return raw
     if isinstance(data, dict):
-        summary = cast("dict[str, object]", data).get("summary", raw)
-        return str(summary)
+        record = cast("dict[str, object]", data)
+        summary = str(record.get("summary", raw))
+        # A reviewer's rejection reaches its worker only through the status, so the comments go with it.
+        comments = record.get("comments")
+        return f"{summary}; reviewer's comments: {comments}" if comments else summary
     return raw
