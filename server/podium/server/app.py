@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from pathlib import Path
 
 from mcp.server.mcpserver import MCPServer
 
-from podium.orchestration.config import load_config
+from podium.orchestration.config import PodiumConfig
 from podium.orchestration.missions import Missions
 from podium.server.core_ops import INSTRUCTIONS, build_registry
 from podium.server.http import HttpSettings, run_http
@@ -23,24 +23,22 @@ def build_server(missions: Missions) -> MCPServer:
 
 
 @contextmanager
-def open_missions(root: Path, config_file: Path | None = None) -> Iterator[Missions]:
-    """The mission service of the project at ``root``, configured from ``config_file`` or
-    ``<root>/podium.toml``; its store is closed on exit.
+def open_missions(root: Path, config: PodiumConfig) -> Generator[Missions]:
+    """The mission service of the project at ``root``; its store is closed on exit.
 
     Raises:
-        ConfigError: the configuration file is invalid.
         StoreError: the store cannot be opened.
     """
-    missions = Missions.open(root, load_config(root, config_file))
+    missions = Missions.open(root, config)
     try:
         yield missions
     finally:
         missions.close()
 
 
-def serve(root: Path, config_file: Path | None = None, http: HttpSettings | None = None) -> None:
+def serve(root: Path, config: PodiumConfig, http: HttpSettings | None = None) -> None:
     """Serve the project at ``root`` over stdio, or over streamable HTTP when ``http`` is given; blocks."""
-    with open_missions(root, config_file) as missions:
+    with open_missions(root, config) as missions:
         server = build_server(missions)
         if http is None:
             server.run()

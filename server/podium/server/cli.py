@@ -72,6 +72,16 @@ def _build_parser() -> argparse.ArgumentParser:
     audit_verify.add_argument("--json", action="store_true")
     audit_verify.set_defaults(handler=_cmd_audit_verify)
 
+    mcp = sub.add_parser("mcp", help="serve the mission tools over MCP (stdio, or HTTP with --http)")
+    mcp.add_argument("--root", type=Path, default=Path("."), help="project directory (a git repository)")
+    mcp.add_argument("--config", type=Path, help="podium.toml to use instead of DIR/podium.toml")
+    mcp.add_argument(
+        "--http",
+        metavar="HOST:PORT",
+        help="serve streamable HTTP at http://HOST:PORT/mcp instead of stdio (port 0 picks a free one)",
+    )
+    mcp.set_defaults(handler=_cmd_mcp)
+
     config = sub.add_parser("config", help="podium.toml")
     config_sub = config.add_subparsers(title="config commands", metavar="COMMAND")
     schema = config_sub.add_parser("schema", help="print the JSON schema of podium.toml")
@@ -152,6 +162,35 @@ def _cmd_audit_verify(args: argparse.Namespace) -> int:
     else:
         print(report.describe())
     return EXIT_OK if report.ok else EXIT_REJECTED
+
+
+def _cmd_mcp(args: argparse.Namespace) -> int:
+    from podium.orchestration.config import load_config
+    from podium.orchestration.git import repository_root
+
+    # Every flag is checked before the MCP SDK is imported (a second or more), so mistakes fail fast,
+    # and before the store is opened, so a wrong directory gets no `.podium/`.
+    root = _existing_dir(args.root)
+    address = _http_address(args.http) if args.http is not None else None
+    repository_root(root)
+    config = load_config(root, args.config)
+    from podium.server.app import serve
+    from podium.server.http import DEFAULT_HOST, HttpSettings
+
+    http = None if address is None else HttpSettings(host=address[0] or DEFAULT_HOST, port=address[1])
+    # stdout is the protocol channel from here on; logs already go to stderr (see `main`).
+    serve(root, config, http)
+    return EXIT_OK
+
+
+def _http_address(address: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:PORT`` for IPv6, ``:PORT`` for the default host) as ``(host, port)``."""
+    from podium.verification.errors import InputError
+
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise InputError(f"--http {address}: expected HOST:PORT, e.g. 127.0.0.1:8765 or [::1]:0")
+    return host.strip("[]"), int(port)
 
 
 def _cmd_config_schema(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from podium.server.models import (
     EditInput,
     FindingView,
     LeaseView,
+    MissionCancelResult,
     MissionFinishResult,
     MissionStartResult,
     MissionStatusView,
@@ -23,22 +24,28 @@ from podium.server.models import (
     SourceView,
     SubmitResult,
     TaskClaimResult,
+    TaskHeartbeatResult,
     TaskInput,
+    TaskReleaseResult,
     TaskView,
     VerdictSummaryView,
     VerdictView,
 )
 from podium.verification.edits import DeleteFile, DiffEdit, Edit, SearchReplace, WholeFile
-from podium.verification.errors import InputError
 from podium.verification.findings import Finding
 from podium.verification.verdict import Verdict
 
 __all__ = [
+    "cancel_result",
     "claim_result",
     "edits",
+    "finding_view",
     "finish_result",
+    "heartbeat_result",
     "key_ids",
     "mission_start_result",
+    "release_result",
+    "release_status",
     "roadmap_add_result",
     "specs",
     "status_view",
@@ -67,22 +74,19 @@ def specs(tasks: Sequence[TaskInput]) -> list[TaskSpec]:
 
 
 def edits(inputs: Sequence[EditInput]) -> list[Edit]:
-    """Edit inputs as the core's edits; the model has already checked each one's shape."""
-    return [_edit(index, edit) for index, edit in enumerate(inputs)]
+    """Edit inputs as the core's edits; `EditInput` has already checked that each has one shape."""
+    return [_edit(edit) for edit in inputs]
 
 
-def _edit(index: int, edit: EditInput) -> Edit:
+def _edit(edit: EditInput) -> Edit:
     if edit.diff is not None:
         return DiffEdit(edit.diff)
-    if edit.path is None:
-        raise InputError(f"edits[{index}]: path is required")
+    path = edit.path or ""
     if edit.delete:
-        return DeleteFile(edit.path)
+        return DeleteFile(path)
     if edit.content is not None:
-        return WholeFile(edit.path, edit.content)
-    if edit.search is not None and edit.replace is not None:
-        return SearchReplace(edit.path, edit.search, edit.replace)
-    raise InputError(f"edits[{index}]: give content, search and replace, or delete: true with the path")
+        return WholeFile(path, edit.content)
+    return SearchReplace(path, edit.search or "", edit.replace or "")
 
 
 def key_ids(tasks: Sequence[TaskInput], created: Sequence[Task]) -> dict[str, str]:
@@ -147,7 +151,9 @@ def mission_start_result(
     )
 
 
-def roadmap_add_result(mission_id: str, tasks: Sequence[TaskInput], created: Sequence[Task]) -> RoadmapAddResult:
+def roadmap_add_result(
+    mission_id: str, tasks: Sequence[TaskInput], created: Sequence[Task]
+) -> RoadmapAddResult:
     return RoadmapAddResult(
         mission_id=mission_id, ids=[task.id for task in created], key_ids=key_ids(tasks, created)
     )
@@ -202,7 +208,8 @@ def status_view(status: MissionStatus) -> MissionStatusView:
             for task in status.leases
         ],
         last_verdicts=[
-            VerdictSummaryView(task_id=task_id, summary=summary) for task_id, summary in status.recent_verdicts
+            VerdictSummaryView(task_id=task_id, summary=summary)
+            for task_id, summary in status.recent_verdicts
         ],
         roadmap=status.roadmap,
     )
@@ -219,6 +226,20 @@ def finish_result(outcome: FinishOutcome) -> MissionFinishResult:
         kind=applied.kind if applied else None,
         cancelled=list(outcome.cancelled),
     )
+
+
+def cancel_result(outcome: FinishOutcome) -> MissionCancelResult:
+    return MissionCancelResult(
+        mission_id=outcome.mission.id, state=outcome.mission.state.value, cancelled=list(outcome.cancelled)
+    )
+
+
+def heartbeat_result(task: Task) -> TaskHeartbeatResult:
+    return TaskHeartbeatResult(task_id=task.id, lease_expires=task.lease_expires)
+
+
+def release_result(task: Task) -> TaskReleaseResult:
+    return TaskReleaseResult(task=task_view(task))
 
 
 def release_status(status: str) -> TaskState:

@@ -8,6 +8,7 @@ structured errors; nothing here catches them.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -64,7 +65,7 @@ def build_registry(missions: Missions) -> OperationRegistry:
 
     @registry.operation("mission_start", MissionStartInput, MissionStartResult)
     async def mission_start(ctx: OperationContext, params: MissionStartInput) -> MissionStartResult:
-        """Start a mission (an integration branch from HEAD) with its first tasks; ids are T1, T2, ..."""
+        """Start a mission: an integration branch from HEAD and its first tasks (ids T1, T2, ...)."""
 
         def start() -> MissionStartResult:
             mission = missions.start(params.goal, convert.specs(params.tasks))
@@ -75,26 +76,25 @@ def build_registry(missions: Missions) -> OperationRegistry:
 
     @registry.operation("roadmap_add", RoadmapAddInput, RoadmapAddResult)
     async def roadmap_add(ctx: OperationContext, params: RoadmapAddInput) -> RoadmapAddResult:
-        """Add tasks to a mission's roadmap; depends_on may name keys of this batch or existing ids."""
+        """Add tasks to an active mission's roadmap."""
         add = functools.partial(missions.add_tasks, params.mission_id, convert.specs(params.tasks))
         return convert.roadmap_add_result(params.mission_id, params.tasks, await run(add))
 
     @registry.operation("task_claim", TaskClaimInput, TaskClaimResult)
     async def task_claim(ctx: OperationContext, params: TaskClaimInput) -> TaskClaimResult:
-        """Claim the next ready task and get its git worktree; if none, reason says why."""
+        """Claim the next ready task and its git worktree; if none, reason says why."""
         return convert.claim_result(await run(missions.claim, params.mission_id, params.worker))
 
     @registry.operation("task_heartbeat", TaskHeartbeatInput, TaskHeartbeatResult)
     async def task_heartbeat(ctx: OperationContext, params: TaskHeartbeatInput) -> TaskHeartbeatResult:
         """Extend your lease on a task you hold."""
-        task = await run(missions.heartbeat, params.task_id, params.worker)
-        return TaskHeartbeatResult(task_id=task.id, lease_expires=task.lease_expires)
+        return convert.heartbeat_result(await run(missions.heartbeat, params.task_id, params.worker))
 
     @registry.operation("task_submit", TaskSubmitInput, SubmitResult)
     async def task_submit(ctx: OperationContext, params: TaskSubmitInput) -> SubmitResult:
-        """Submit your task's change through the verification gate; merged when it adds no new problem."""
+        """Submit your task to the verification gate; it merges if it adds no new problem."""
         core_edits = convert.edits(params.edits) if params.edits else None
-        steps = iter(range(1, 100))
+        steps = itertools.count(1)
 
         def progress(message: str) -> None:
             anyio.from_thread.run(ctx.report, next(steps), None, message)
@@ -104,7 +104,7 @@ def build_registry(missions: Missions) -> OperationRegistry:
 
     @registry.operation("task_review", TaskReviewInput, SubmitResult)
     async def task_review(ctx: OperationContext, params: TaskReviewInput) -> SubmitResult:
-        """Approve (merge) or reject (back to its worker, with comments) a task in review."""
+        """Approve (merge) or reject (back to its worker) a task in review."""
         review = functools.partial(
             submissions.review, params.task_id, params.reviewer, params.approve, params.comments
         )
@@ -112,17 +112,18 @@ def build_registry(missions: Missions) -> OperationRegistry:
 
     @registry.operation("task_release", TaskReleaseInput, TaskReleaseResult)
     async def task_release(ctx: OperationContext, params: TaskReleaseInput) -> TaskReleaseResult:
-        """Give a task back as ready, blocked or failed, with the reason."""
+        """Give a task back as ready, blocked or failed."""
         status = convert.release_status(params.status)
         release = functools.partial(missions.release, params.task_id, params.worker, status, params.reason)
-        return TaskReleaseResult(task=convert.task_view(await run(release)))
+        return convert.release_result(await run(release))
 
     @registry.operation("mission_status", MissionStatusInput, MissionStatusResult)
     async def mission_status(ctx: OperationContext, params: MissionStatusInput) -> MissionStatusResult:
-        """Counts, progress, leases, recent verdicts and ROADMAP.md of one mission or all."""
+        """Counts, progress, leases, recent verdicts and ROADMAP.md of a mission, or of all."""
 
         def statuses() -> MissionStatusResult:
-            ids = [params.mission_id] if params.mission_id else [m.id for m in missions.store.list_missions()]
+            wanted = params.mission_id
+            ids = [m.id for m in missions.store.list_missions()] if wanted is None else [wanted]
             return MissionStatusResult(missions=[convert.status_view(missions.status(i)) for i in ids])
 
         return await run(statuses)
@@ -135,17 +136,16 @@ def build_registry(missions: Missions) -> OperationRegistry:
 
     @registry.operation("mission_cancel", MissionCancelInput, MissionCancelResult)
     async def mission_cancel(ctx: OperationContext, params: MissionCancelInput) -> MissionCancelResult:
-        """Cancel a mission and its open tasks; your branch is not touched."""
-        outcome = await run(missions.cancel, params.mission_id)
-        return MissionCancelResult(
-            mission_id=outcome.mission.id, state=outcome.mission.state.value, cancelled=list(outcome.cancelled)
-        )
+        """Cancel a mission and its open tasks; your branch is untouched."""
+        return convert.cancel_result(await run(missions.cancel, params.mission_id))
 
     @registry.operation("verify", VerifyInput, VerdictView)
     async def verify(ctx: OperationContext, params: VerifyInput) -> VerdictView:
         """Judge edits with the gate without writing anything."""
         root = _inside_project(missions.root, params.root)
-        judge = functools.partial(verify_edits, root, convert.edits(params.edits), missions.config, missions.gate)
+        judge = functools.partial(
+            verify_edits, root, convert.edits(params.edits), missions.config, missions.gate
+        )
         return convert.verdict_view(await run(judge))
 
     async def read_roadmap(ctx: OperationContext, variables: Mapping[str, str]) -> str:
@@ -168,6 +168,8 @@ def _inside_project(project: Path, root: str | None) -> Path:
     target = (base / root).resolve()
     if target != base and base not in target.parents:
         raise InputError(f"root {root}: outside the project {base}; give a directory inside it", path=root)
+    if ".git" in target.relative_to(base).parts:
+        raise InputError(f"root {root}: inside .git; give a working directory", path=root)
     if not target.is_dir():
         raise InputError(f"root {root}: not a directory", path=root)
     return target

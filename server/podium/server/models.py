@@ -8,9 +8,11 @@ only where its name does not say enough. States in results are plain strings; th
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from podium.server.operations import OperationInput, OperationResult
 
@@ -47,25 +49,44 @@ __all__ = [
 ]
 
 
+def _drop_required(schema: dict[str, Any]) -> None:
+    schema.pop("required", None)
+
+
 class _Part(BaseModel):
     """Nested input: strict about unknown keys like the top-level inputs."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class _View(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class _Result(OperationResult):
+    """A result or a part of one. Every field is always present, so output schemas skip `required`."""
+
+    model_config = ConfigDict(json_schema_extra=_drop_required)
+
+
+class _SharedView(_Result):
+    """A view several tools return. Output schemas name its fields instead of typing each one, which would
+    repeat the same block in every tool; docs/tools.md gives the types."""
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        if handler.mode == "serialization":
+            return {"type": "object", "description": f"{cls.__name__}: {', '.join(cls.model_fields)}"}
+        return handler(core_schema)
 
 
 # -- inputs ---------------------------------------------------------------------------------------------
 
 
 class TaskInput(_Part):
-    key: str = Field(default="", description="Your label, for depends_on in the same batch.")
+    key: str = Field(default="", description="Label for depends_on in this batch.")
     title: str
     description: str = ""
     files: list[str] = []
-    depends_on: list[str] = Field(default=[], description="Keys of this batch or existing task ids.")
+    depends_on: list[str] = Field(default=[], description="Keys in this batch or task ids.")
     role: Literal["worker", "reviewer"] = "worker"
     priority: int = 0
     size: Literal["XS", "S", "M", "L"] = "M"
@@ -79,17 +100,15 @@ class EditInput(_Part):
     content: str | None = Field(default=None, description="Whole new file content.")
     search: str | None = Field(default=None, description="Exact text occurring once in path.")
     replace: str | None = None
-    diff: str | None = Field(default=None, description="Unified diff.")
+    diff: str | None = None
     delete: bool = False
 
     @model_validator(mode="after")
     def _one_shape(self) -> EditInput:
-        given = frozenset(
-            name
-            for name in ("path", "content", "search", "replace", "diff")
-            if getattr(self, name) is not None
-        ) | ({"delete"} if self.delete else frozenset())
-        if given not in _EDIT_SHAPES:
+        given = {name for name in _EDIT_FIELDS if getattr(self, name) is not None}
+        if self.delete:
+            given.add("delete")
+        if frozenset(given) not in _EDIT_SHAPES:
             listed = ", ".join(sorted(given)) or "nothing"
             raise ValueError(
                 f"got {listed}; an edit is one of {{path, content}}, {{path, search, replace}}, "
@@ -98,6 +117,7 @@ class EditInput(_Part):
         return self
 
 
+_EDIT_FIELDS = ("path", "content", "search", "replace", "diff")
 _EDIT_SHAPES = frozenset(
     {
         frozenset({"path", "content"}),
@@ -120,7 +140,7 @@ class RoadmapAddInput(OperationInput):
 
 class TaskClaimInput(OperationInput):
     mission_id: str
-    worker: str = Field(description="Your stable worker name.")
+    worker: str
 
 
 class TaskHeartbeatInput(OperationInput):
@@ -154,7 +174,7 @@ class MissionStatusInput(OperationInput):
 
 class MissionFinishInput(OperationInput):
     mission_id: str
-    apply: bool = Field(default=False, description="Merge the mission into your checked-out branch.")
+    apply: bool = Field(default=False, description="Merge it into your checked-out branch.")
 
 
 class MissionCancelInput(OperationInput):
@@ -163,13 +183,13 @@ class MissionCancelInput(OperationInput):
 
 class VerifyInput(OperationInput):
     edits: list[EditInput]
-    root: str | None = Field(default=None, description="Directory inside the project; default the project.")
+    root: str | None = Field(default=None, description="A directory in the project (default: its root).")
 
 
 # -- results --------------------------------------------------------------------------------------------
 
 
-class TaskView(_View):
+class TaskView(_SharedView):
     id: str
     mission_id: str
     title: str
@@ -185,7 +205,7 @@ class TaskView(_View):
     review: bool
 
 
-class FindingView(_View):
+class FindingView(_SharedView):
     source: str
     code: str
     message: str
@@ -199,12 +219,12 @@ class FindingView(_View):
     frame: str
 
 
-class SourceView(_View):
+class SourceView(_Result):
     name: str
     elapsed_ms: float
 
 
-class VerdictView(OperationResult):
+class VerdictView(_Result):
     accepted: bool
     summary: str
     findings_new: list[FindingView]
@@ -213,7 +233,7 @@ class VerdictView(OperationResult):
     sources: list[SourceView]
 
 
-class MissionStartResult(OperationResult):
+class MissionStartResult(_Result):
     mission_id: str
     branch: str
     key_ids: dict[str, str]
@@ -221,13 +241,13 @@ class MissionStartResult(OperationResult):
     roadmap: str
 
 
-class RoadmapAddResult(OperationResult):
+class RoadmapAddResult(_Result):
     mission_id: str
     ids: list[str]
     key_ids: dict[str, str]
 
 
-class TaskClaimResult(OperationResult):
+class TaskClaimResult(_Result):
     claimed: bool
     task: TaskView | None
     worktree: str | None
@@ -238,12 +258,12 @@ class TaskClaimResult(OperationResult):
     detail: str | None
 
 
-class TaskHeartbeatResult(OperationResult):
+class TaskHeartbeatResult(_Result):
     task_id: str
     lease_expires: float | None
 
 
-class SubmitResult(OperationResult):
+class SubmitResult(_Result):
     status: Literal["merged", "rejected", "conflict", "review"]
     task: TaskView
     verdict: VerdictView
@@ -252,22 +272,22 @@ class SubmitResult(OperationResult):
     base_commit: str | None
 
 
-class TaskReleaseResult(OperationResult):
+class TaskReleaseResult(_Result):
     task: TaskView
 
 
-class LeaseView(_View):
+class LeaseView(_Result):
     task_id: str
     worker: str
     expires: float | None
 
 
-class VerdictSummaryView(_View):
+class VerdictSummaryView(_Result):
     task_id: str
     summary: str
 
 
-class MissionStatusView(_View):
+class MissionStatusView(_Result):
     mission_id: str
     goal: str
     branch: str
@@ -279,11 +299,11 @@ class MissionStatusView(_View):
     roadmap: str
 
 
-class MissionStatusResult(OperationResult):
+class MissionStatusResult(_Result):
     missions: list[MissionStatusView]
 
 
-class MissionFinishResult(OperationResult):
+class MissionFinishResult(_Result):
     mission_id: str
     state: str
     applied: bool
@@ -293,7 +313,7 @@ class MissionFinishResult(OperationResult):
     cancelled: list[str]
 
 
-class MissionCancelResult(OperationResult):
+class MissionCancelResult(_Result):
     mission_id: str
     state: str
     cancelled: list[str]
