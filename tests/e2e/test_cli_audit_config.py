@@ -68,3 +68,38 @@ def test_config_check_prints_effective_values(tmp_path: Path) -> None:
     done = run_podium("config", "check", "--root", str(tmp_path))
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["missions"]["lease_seconds"] == 120
+
+
+def test_audit_log_shows_the_evidence_of_each_merge(tmp_path: Path) -> None:
+    from podium.orchestration.config import DEFAULT_CONFIG
+    from podium.orchestration.missions import Claim, Missions, TaskSpec
+    from podium.orchestration.submissions import Submissions
+    from podium.verification.edits import WholeFile
+
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
+    (tmp_path / "a.py").write_text("x = 1\n")
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "base"]):
+        subprocess.run(cmd, cwd=tmp_path, env={**env, "PATH": "/usr/bin:/bin"}, check=True)
+    missions = Missions.open(tmp_path, DEFAULT_CONFIG)
+    try:
+        mission = missions.start("log me", [TaskSpec(title="bump", files=("a.py",))])
+        claim = missions.claim(mission.id, "w1")
+        assert isinstance(claim, Claim)
+        outcome = Submissions(missions).submit(claim.task.id, "w1", [WholeFile("a.py", "x = 2\n")])
+        assert outcome.status == "merged"
+    finally:
+        missions.close()
+    done = run_podium("audit", "log", "--root", str(tmp_path), "--json")
+    assert done.returncode == 0, done.stderr
+    [record] = [json.loads(line) for line in done.stdout.splitlines()]
+    assert record["task_id"] == "T1" and record["worker"] == "w1"
+    assert record["merged_commit"] == outcome.merged_commit
+    assert record["verdict"]["accepted"] is True
+    assert len(record["diff_sha256"]) == 64
+    human = run_podium("audit", "log", "--root", str(tmp_path))
+    assert f"{mission.id}/T1 merged as {outcome.merged_commit[:12]}" in human.stdout

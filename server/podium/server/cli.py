@@ -71,6 +71,11 @@ def _build_parser() -> argparse.ArgumentParser:
     audit_verify.add_argument("--root", type=Path, default=Path("."))
     audit_verify.add_argument("--json", action="store_true")
     audit_verify.set_defaults(handler=_cmd_audit_verify)
+    audit_log = audit_sub.add_parser("log", help="why each change was let in: the evidence of every merge")
+    audit_log.add_argument("--root", type=Path, default=Path("."))
+    audit_log.add_argument("--mission", help="only this mission")
+    audit_log.add_argument("--json", action="store_true", help="one JSON object per merge, one per line")
+    audit_log.set_defaults(handler=_cmd_audit_log)
 
     mcp = sub.add_parser("mcp", help="serve the mission tools over MCP (stdio, or HTTP with --http)")
     mcp.add_argument("--root", type=Path, default=Path("."), help="project directory (a git repository)")
@@ -191,6 +196,19 @@ def _http_address(address: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or int(port) > 65535:
         raise InputError(f"--http {address}: expected HOST:PORT, e.g. 127.0.0.1:8765 or [::1]:0")
     return host.strip("[]"), int(port)
+
+
+def _cmd_audit_log(args: argparse.Namespace) -> int:
+    from podium.orchestration.evidence import merge_evidence
+    from podium.orchestration.project import database_path
+    from podium.verification.errors import InputError
+
+    db = database_path(_existing_dir(args.root))
+    if not db.exists():
+        raise InputError(f"no Podium store at {db}: nothing to show", path=str(db))
+    for record in merge_evidence(db, mission_id=args.mission):
+        print(json.dumps(record.to_dict(), sort_keys=True) if args.json else record.describe())
+    return EXIT_OK
 
 
 def _cmd_config_schema(args: argparse.Namespace) -> int:
