@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-test
 NODE_DIR := tests/e2e/node
-NODE_STAMP := $(NODE_DIR)/node_modules/.installed
+NODE_STAMP := $(NODE_DIR)/node_modules $(VSCODE_DIR)/node_modules $(VSCODE_DIR)/out/.installed
+VSCODE_DIR := clients/vscode
+VSCODE_STAMP := $(VSCODE_DIR)/node_modules/.installed
 
 .PHONY: demo test lint typecheck pytest bench venv node-tools clean
 
@@ -23,7 +25,12 @@ $(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
-node-tools: $(NODE_STAMP)
+# The VS Code extension's toolchain (tsc, @types/vscode, vscode-languageclient), pinned in its package-lock.json.
+$(VSCODE_STAMP): $(VSCODE_DIR)/package.json $(VSCODE_DIR)/package-lock.json
+	cd $(VSCODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(VSCODE_STAMP)
+
+node-tools: $(NODE_STAMP) $(VSCODE_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python clients/demo/run_demo.py
@@ -36,7 +43,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/basedpyright
 
-pytest: $(STAMP) $(NODE_STAMP)
+pytest: $(STAMP) $(NODE_STAMP) $(VSCODE_STAMP)
 	PODIUM_REQUIRE_E2E_TOOLS=1 $(BIN)/python -m pytest -q tests --ignore=tests/bench
 
 test: lint typecheck pytest
@@ -45,4 +52,4 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache build dist $(NODE_DIR)/node_modules
+	rm -rf $(VENV) .pytest_cache build dist $(NODE_DIR)/node_modules $(VSCODE_DIR)/node_modules $(VSCODE_DIR)/out
