@@ -1,0 +1,1 @@
+"""Agent backends: who plans, works on and reviews tasks when Podium runs a mission itself."""
