@@ -10,7 +10,7 @@ from podium.verification.changes import ChangeSet, FileChange
 from podium.verification.errors import VerificationError
 from podium.verification.findings import Finding, Severity
 from podium.verification.gate import Gate, GatePolicy
-from podium.verification.sources import ScriptedSource, SourceReport
+from podium.verification.sources import FileFindings, ScriptedSource, SourceReport
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 
@@ -369,3 +369,91 @@ def test_a_source_that_cannot_run_raises_verification_error() -> None:
 
     with pytest.raises(VerificationError, match="did not start"):
         Gate(extra_sources=[Broken()]).check(one_file("a.py", "", "x = 1\n"))
+
+
+class AsyncScripted:
+    """A diagnostics source (run on the gate's event loop) with a fixed report for ``.py`` files."""
+
+    def __init__(self, name: str, report: SourceReport) -> None:
+        self.name = name
+        self.report = report
+        self.deadline = 5.0
+        self.calls = 0
+
+    def handles(self, path: str) -> bool:
+        return path.endswith(".py")
+
+    async def diagnose(self, changes: ChangeSet) -> SourceReport:
+        self.calls += 1
+        return self.report
+
+
+def lsp_finding(code: str, severity: Severity = "error", line: int = 1) -> Finding:
+    return Finding("lsp", code, f"problem {code}", "a.py", line, 1, line, 2, severity=severity)
+
+
+def test_diagnostics_sources_are_judged_with_the_syntax_sources_in_source_order() -> None:
+    source = AsyncScripted("lsp", SourceReport((FileFindings("a.py", (), (lsp_finding("E1"),)),)))
+
+    verdict = Gate(extra_sources=[source]).check(one_file("a.py", "x = 1\n", "x = 2\n"))
+
+    assert not verdict.accepted
+    assert [f.code for f in verdict.findings_new] == ["E1"]
+    assert [s.name for s in verdict.sources] == ["tree-sitter", "python-compile", "lsp"]
+
+
+def test_a_failed_diagnostics_source_rejects_as_unverified_unless_the_policy_accepts() -> None:
+    source = AsyncScripted("lsp", SourceReport(failure="lsp: exited with status 9"))
+    changes = one_file("a.py", "x = 1\n", "x = 2\n")
+
+    rejected = Gate(extra_sources=[source]).check(changes)
+    accepted = Gate(GatePolicy(on_source_failure="accept"), [source]).check(changes)
+
+    assert not rejected.accepted and rejected.findings_new == ()
+    assert rejected.notes == (
+        "unverified: source lsp failed (lsp: exited with status 9); not accepted until it can judge the edit",
+    )
+    assert accepted.accepted
+    assert "judged without it" in accepted.notes[0]
+
+
+def test_diagnostics_sources_are_not_run_for_files_they_do_not_handle() -> None:
+    source = AsyncScripted("lsp", SourceReport(failure="should not run"))
+
+    verdict = Gate(extra_sources=[source]).check(one_file("a.go", "package m\n", "package m\n\n"))
+
+    assert verdict.accepted
+    assert source.calls == 0
+
+
+@pytest.mark.parametrize(
+    ("allow", "deny", "blocking"),
+    [
+        ((), (), ["F821", "reportX"]),
+        (("F8",), (), ["reportX"]),
+        (("lsp:report",), (), ["F821"]),
+        (("other:F821",), (), ["F821", "reportX"]),
+        ((), ("W2",), ["F821", "W291", "reportX"]),
+        (("W2",), ("W2",), ["F821", "reportX"]),
+    ],
+)
+def test_rule_patterns_allow_and_deny_by_source_and_code_prefix(
+    allow: tuple[str, ...], deny: tuple[str, ...], blocking: list[str]
+) -> None:
+    after = (lsp_finding("F821"), lsp_finding("W291", "warning"), lsp_finding("reportX"))
+    source = AsyncScripted("lsp", SourceReport((FileFindings("a.py", (), after),)))
+    policy = GatePolicy(tree_sitter=False, python_compile=False, allow_rules=allow, deny_rules=deny)
+
+    verdict = Gate(policy, [source]).check(one_file("a.py", "", "x\n"))
+
+    assert sorted(f.code for f in verdict.findings_new) == sorted(blocking)
+
+
+def test_a_file_that_does_not_parse_is_left_to_the_syntax_check() -> None:
+    source = AsyncScripted("lsp", SourceReport((FileFindings("a.py", (), (lsp_finding("E1"),)),)))
+
+    verdict = Gate(extra_sources=[source]).check(one_file("a.py", "x = 1\n", "x = = 1\n"))
+
+    assert not verdict.accepted
+    assert {f.source for f in verdict.findings_new} == {"tree-sitter"}
+    assert verdict.notes == ("a.py: does not parse after the edit; judged by the syntax check alone",)

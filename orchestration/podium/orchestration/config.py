@@ -11,12 +11,15 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import ErrorDetails
 
+from podium.verification.catalog import DEFAULT_LANGUAGES, DEFAULT_SOURCES
 from podium.verification.errors import ConfigError
+from podium.verification.gate import DEFAULT_DENY_RULES
+from podium.verification.languages import LANGUAGES
 
 CONFIG_FILENAME = "podium.toml"
 DEFAULT_MAX_FILE_BYTES = 2_000_000
@@ -25,6 +28,61 @@ DEFAULT_LEASE_SECONDS = 600
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+MAX_SOURCE_SECONDS = 600.0
+
+
+class SourceConfig(_Section):
+    """One diagnostics source: a built-in one's overrides, or a new source (then `commands` is required).
+
+    Unset keys keep the built-in source's value (or the default of a new source).
+    """
+
+    kind: Literal["lsp", "cli"] | None = Field(
+        default=None, description="lsp: a language server over stdio; cli: a linter command with JSON output."
+    )
+    commands: list[list[str]] | None = Field(
+        default=None,
+        min_length=1,
+        description="Candidate argv lists, the first whose program is found wins. A cli command may use "
+        "{files} and {root}.",
+    )
+    timeout: float | None = Field(
+        default=None,
+        gt=0,
+        le=MAX_SOURCE_SECONDS,
+        description="Seconds one check may take on a running server.",
+    )
+    start_timeout: float | None = Field(
+        default=None, gt=0, le=MAX_SOURCE_SECONDS, description="Seconds a server may take to start."
+    )
+    diagnostics: Literal["auto", "pull", "push"] | None = Field(
+        default=None, description="How diagnostics are obtained from a language server."
+    )
+    settle: float | None = Field(
+        default=None,
+        ge=0,
+        le=10,
+        description="Quiet seconds after which unversioned pushed diagnostics count as final.",
+    )
+    settings: dict[str, Any] | None = Field(
+        default=None, description="Answers to the server's workspace/configuration requests, by section."
+    )
+    initialization_options: dict[str, Any] | None = Field(
+        default=None, description="initializationOptions sent with initialize."
+    )
+    output_format: Literal["ruff", "pyright"] | None = Field(
+        default=None, description="How a cli source's JSON output reads."
+    )
+
+    @field_validator("commands")
+    @classmethod
+    def _commands_name_programs(cls, commands: list[list[str]] | None) -> list[list[str]] | None:
+        for command in commands or []:
+            if not command or not command[0].strip():
+                raise ValueError("every command is a non-empty argv list whose first item names a program")
+        return commands
 
 
 class GateConfig(_Section):
@@ -39,6 +97,72 @@ class GateConfig(_Section):
     severity: Literal["error", "warning", "info", "hint"] = Field(
         default="error", description="Lowest severity of a new finding that rejects an edit."
     )
+    diagnostics: bool = Field(
+        default=True, description="Ask language servers and linters too (false: the syntax check only)."
+    )
+    on_source_failure: Literal["reject", "accept"] = Field(
+        default="reject",
+        description="A diagnostics source that crashed or timed out: reject the edit as unverified, or "
+        "accept it with a note.",
+    )
+    allow_rules: list[str] = Field(
+        default=[],
+        description="Rules whose findings never block: 'source:code' or 'code', codes matched as prefixes.",
+    )
+    deny_rules: list[str] = Field(
+        default=list(DEFAULT_DENY_RULES),
+        description="Rules whose new findings block at any severity (same patterns as allow_rules).",
+    )
+    tool_dirs: list[str] = Field(
+        default=[],
+        description="Extra directories (relative to the project root) with language servers and linters.",
+    )
+    sources: dict[str, SourceConfig] = Field(
+        default={}, description="Diagnostics sources by name: overrides of the built-in ones, or new ones."
+    )
+    languages: dict[str, list[str]] = Field(
+        default={k: list(v) for k, v in DEFAULT_LANGUAGES.items()},
+        description="The diagnostics sources of each language, by name; a language not listed keeps its "
+        "default sources.",
+    )
+
+    @field_validator("allow_rules", "deny_rules")
+    @classmethod
+    def _rules_are_patterns(cls, rules: list[str]) -> list[str]:
+        for rule in rules:
+            if not rule or any(char.isspace() for char in rule):
+                raise ValueError(f"rule pattern {rule!r} must be 'source:code' or 'code' without spaces")
+        return rules
+
+    @field_validator("sources")
+    @classmethod
+    def _new_sources_are_complete(cls, sources: dict[str, SourceConfig]) -> dict[str, SourceConfig]:
+        for name, source in sources.items():
+            if name in DEFAULT_SOURCES:
+                continue
+            if source.commands is None:
+                raise ValueError(f"source '{name}' is not built in, so it needs 'commands'")
+            if source.kind == "cli" and source.output_format is None:
+                raise ValueError(f"cli source '{name}' needs 'output_format' (ruff or pyright)")
+        return sources
+
+    @field_validator("languages")
+    @classmethod
+    def _languages_name_known_sources(
+        cls, languages: dict[str, list[str]], info: ValidationInfo
+    ) -> dict[str, list[str]]:
+        known_languages = sorted(spec.name for spec in LANGUAGES)
+        configured: dict[str, SourceConfig] = info.data.get("sources") or {}
+        known_sources = sorted({*DEFAULT_SOURCES, *configured})
+        for language, names in languages.items():
+            if language not in known_languages:
+                raise ValueError(f"unknown language '{language}' (known: {', '.join(known_languages)})")
+            for name in names:
+                if name not in known_sources:
+                    raise ValueError(
+                        f"unknown source '{name}' for {language} (known: {', '.join(known_sources)})"
+                    )
+        return {**{k: list(v) for k, v in DEFAULT_LANGUAGES.items()}, **languages}
 
 
 class MissionConfig(_Section):
@@ -96,16 +220,32 @@ def _describe(err: ErrorDetails) -> str:
     key = ".".join(str(part) for part in err["loc"])
     value = json.dumps(err.get("input"), default=str)
     if err["type"] == "extra_forbidden":
-        parent = PodiumConfig
+        parent: type[BaseModel] = PodiumConfig
+        keyed: type[BaseModel] | None = None
         for part in err["loc"][:-1]:
+            if keyed is not None:
+                # A table of tables ([gate.sources.NAME]): this part is the NAME.
+                parent, keyed = keyed, None
+                continue
             field = parent.model_fields.get(str(part))
             annotation = field.annotation if field else None
-            if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                parent = annotation
+                continue
+            keyed = _table_of(annotation)
+            if keyed is None:
                 break
-            parent = annotation
         allowed = ", ".join(sorted(parent.model_fields))
         return f"unknown key '{key}' (allowed here: {allowed})"
     return f"'{key}' = {value} is not allowed: {err['msg']}"
+
+
+def _table_of(annotation: Any) -> type[BaseModel] | None:
+    """The model of a `dict[str, Model]` field's values, else None."""
+    if get_origin(annotation) is not dict:
+        return None
+    value = get_args(annotation)[-1]
+    return value if isinstance(value, type) and issubclass(value, BaseModel) else None
 
 
 def config_json_schema() -> dict[str, Any]:

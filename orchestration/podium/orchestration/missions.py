@@ -103,7 +103,7 @@ class Missions:
         self.root = root
         self.config = config
         self.store = store
-        self.gate = gate or build_gate(config)
+        self.gate = gate or build_gate(config, root)
 
     @classmethod
     def open(cls, root: Path, config: PodiumConfig) -> Missions:
@@ -111,6 +111,7 @@ class Missions:
         return cls(root, config, Store.open(root))
 
     def close(self) -> None:
+        self.gate.close()
         self.store.close()
 
     # -- missions -------------------------------------------------------------------------------------

@@ -87,6 +87,24 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     mcp.set_defaults(handler=_cmd_mcp)
 
+    lsp = sub.add_parser(
+        "lsp", help="serve the mission commands and editor feedback over LSP (stdio, or --tcp)"
+    )
+    lsp.add_argument("--root", type=Path, default=Path("."), help="project directory (a git repository)")
+    lsp.add_argument("--config", type=Path, help="podium.toml to use instead of DIR/podium.toml")
+    lsp.add_argument(
+        "--tcp",
+        metavar="HOST:PORT",
+        help="listen on HOST:PORT for one editor instead of stdio, for debugging (port 0 picks a free one)",
+    )
+    lsp.set_defaults(handler=_cmd_lsp)
+
+    doctor = sub.add_parser("doctor", help="which checks the gate runs per language, and what is missing")
+    doctor.add_argument("--root", type=Path, default=Path("."))
+    doctor.add_argument("--config", type=Path)
+    doctor.add_argument("--json", action="store_true")
+    doctor.set_defaults(handler=_cmd_doctor)
+
     config = sub.add_parser("config", help="podium.toml")
     config_sub = config.add_subparsers(title="config commands", metavar="COMMAND")
     schema = config_sub.add_parser("schema", help="print the JSON schema of podium.toml")
@@ -188,6 +206,30 @@ def _cmd_mcp(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_lsp(args: argparse.Namespace) -> int:
+    from podium.orchestration.config import load_config
+    from podium.orchestration.git import repository_root
+    from podium.verification.errors import InputError
+
+    # As for `mcp`: every flag and the project are checked before pygls is imported or the store opened.
+    root = _existing_dir(args.root)
+    tcp = None
+    if args.tcp is not None:
+        try:
+            host, port = _http_address(args.tcp)
+        except InputError:
+            raise InputError(
+                f"--tcp {args.tcp}: expected HOST:PORT, e.g. 127.0.0.1:2087 or [::1]:0"
+            ) from None
+        tcp = (host or "127.0.0.1", port)
+    repository_root(root)
+    config = load_config(root, args.config)
+    from podium.server.lsp_server import serve
+
+    # stdout is the protocol channel from here on; logs already go to stderr (see `main`).
+    return serve(root, config, tcp)
+
+
 def _http_address(address: str) -> tuple[str, int]:
     """``HOST:PORT`` (``[::1]:PORT`` for IPv6, ``:PORT`` for the default host) as ``(host, port)``."""
     from podium.verification.errors import InputError
@@ -208,6 +250,16 @@ def _cmd_audit_log(args: argparse.Namespace) -> int:
         raise InputError(f"no Podium store at {db}: nothing to show", path=str(db))
     for record in merge_evidence(db, mission_id=args.mission):
         print(json.dumps(record.to_dict(), sort_keys=True) if args.json else record.describe())
+    return EXIT_OK
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from podium.orchestration.config import load_config
+    from podium.server.doctor import doctor_report, render_doctor
+
+    root = _existing_dir(args.root)
+    report = doctor_report(root, load_config(root, args.config))
+    print(json.dumps(report, indent=2) if args.json else render_doctor(report))
     return EXIT_OK
 
 

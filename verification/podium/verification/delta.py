@@ -5,9 +5,9 @@ the edit; each before-finding pairs with at most one after-finding (multiset mat
 errors before and three after leave one new). Pairs are made in four passes, strongest first, and a
 pass only sees what earlier passes left unpaired:
 
-1. **In place** — same identity (code, message, source text, enclosing definition) and the
-   before-finding's line is an unchanged line that now sits exactly at the after-finding's line, at the
-   same column. This survives lines inserted or deleted above.
+1. **In place** — same identity (code, message with its numbers ignored, source text, enclosing
+   definition) and the before-finding's line is an unchanged line that now sits exactly at the
+   after-finding's line, at the same column. This survives lines inserted or deleted above.
 2. **Moved** — same identity anywhere in the file, nearest first. This covers a block moved
    elsewhere, and an edited line whose error persists identically.
 3. **Renamed around** — as pass 1 but ignoring the enclosing definition, whose name the edit changed.
@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 
-from podium.verification.findings import Finding
+from podium.verification.findings import Finding, identity_message
 from podium.verification.linemap import LineMap
 
 DRIFTING_SOURCES: frozenset[str] = frozenset({"tree-sitter"})
@@ -84,7 +84,7 @@ def classify(
     def drift_key(f: Finding) -> Hashable:
         if f.source in drifting:
             return (f.source,)
-        return (f.source, f.code, f.message, f.symbol)
+        return (f.source, f.code, identity_message(f.message), f.symbol)
 
     def overlaps(b: Finding, a: Finding) -> bool:
         low, high = linemap.span(b.line, b.end_line)
@@ -133,11 +133,11 @@ def _always(before: Finding, after: Finding) -> bool:
 
 def _place_key(finding: Finding) -> Hashable:
     """Identity without the enclosing definition."""
-    return (finding.source, finding.code, finding.message, finding.excerpt)
+    return (finding.source, finding.code, identity_message(finding.message), finding.excerpt)
 
 
 def _identity_key(finding: Finding) -> Hashable:
-    return (finding.source, finding.code, finding.message, finding.excerpt, finding.symbol)
+    return (finding.source, finding.code, identity_message(finding.message), finding.excerpt, finding.symbol)
 
 
 def _order(finding: Finding) -> tuple[int, int, str]:

@@ -5,6 +5,7 @@
     ├── InputError           bad input from a user or agent: a diff that does not apply, a path outside
     │                        the root, a binary or oversized file
     ├── VerificationError    a check could not run at all (not a rejected edit: that is a Verdict)
+    │   └── ServerExited, ResponseError, ServerUnusable, ServerFailed (a language server, lspclient/lsppool)
     └── (in podium.orchestration.errors) StoreError ─ ConflictError, NotFoundError (unknown id),
         TransitionError, RoadmapError, LeaseError, WorkspaceError
 

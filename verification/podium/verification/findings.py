@@ -6,6 +6,7 @@ diagnostics, so the gate can compare and report them uniformly.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -78,6 +79,19 @@ class Finding:
 def at_least(severity: Severity, threshold: Severity) -> bool:
     """Whether ``severity`` is as severe as ``threshold`` or more."""
     return SEVERITIES.index(severity) <= SEVERITIES.index(threshold)
+
+
+_NUMBER = re.compile(r"\d+")
+
+
+def identity_message(message: str) -> str:
+    """The message as compared across an edit: its numbers do not count.
+
+    Tools quote line numbers ("redefinition of unused `x` from line 3") and counts that an edit elsewhere
+    shifts; the rest of a finding's identity (code, source text, enclosing definition) still tells two
+    problems apart.
+    """
+    return _NUMBER.sub("#", message)
 
 
 def normalise_excerpt(text: str) -> str:

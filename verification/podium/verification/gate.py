@@ -2,26 +2,52 @@
 
 The gate is pure apart from the sources it runs: given the same change set and sources it returns the
 same verdict (timings aside). A rejected edit is a ``Verdict(accepted=False)``; the gate raises only
-``VerificationError``, when a source cannot run at all.
+``VerificationError``, when a synchronous source cannot run at all.
+
+Diagnostics sources (language servers, linters) run concurrently on a background event loop while the
+syntax sources run in the caller's thread. One that fails (crashes, times out) never lets an edit through
+silently: the verdict names it, and the policy's ``on_source_failure`` decides ("reject": not accepted,
+as unverified). A file that no longer parses after the edit is judged by the syntax sources alone: the
+language servers would only restate the parse error, often several times over.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import TracebackType
+from typing import Literal, Protocol
 
+import anyio
+
+from podium.verification.background import BackgroundLoop, shared_loop
 from podium.verification.changes import ChangeSet, FileChange
 from podium.verification.delta import classify
+from podium.verification.errors import VerificationError
 from podium.verification.findings import Finding, Severity, at_least
 from podium.verification.linemap import LineMap
 from podium.verification.pycompile import PythonCompileSource
-from podium.verification.sources import FileFindings, FindingSource
+from podium.verification.sources import DiagnosticSource, FileFindings, FindingSource, SourceReport
 from podium.verification.syntax import TreeSitterSource
 from podium.verification.verdict import SourceRun, Verdict
 
 logger = logging.getLogger(__name__)
+
+SourceFailurePolicy = Literal["reject", "accept"]
+SYNTAX_SOURCES: frozenset[str] = frozenset({"tree-sitter", "python-compile"})
+"""Sources whose new findings in a file mean it does not parse (see the module docstring)."""
+DEFAULT_DENY_RULES: tuple[str, ...] = ("E9", "F63", "F7", "F82")
+"""Rules that block whatever severity their tool gives them: flake8's classic "stop the build" set
+(syntax and I/O errors, invalid comparisons, misplaced statements, undefined names)."""
+WAIT_GRACE = 5.0
+"""Seconds the caller waits beyond the slowest source's deadline before giving up on the loop itself."""
+
+
+class SupportsClose(Protocol):
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,48 +59,129 @@ class GatePolicy:
         python_compile: run CPython's compiler over Python files as well.
         severity_threshold: findings less severe than this are ignored entirely (neither new nor
             pre-existing); at the default only errors block.
+        allow_rules: findings of these rules never block (and are not reported).
+        deny_rules: findings of these rules block at any severity.
+        on_source_failure: what a failed diagnostics source does to the verdict: "reject" (the edit
+            is not accepted, as unverified) or "accept" (a note only).
+
+    A rule pattern is ``source:code`` or just ``code``; the code matches as a prefix, as in ruff's
+    ``select`` (``ruff:F82`` is F821, F822 and F823 of ruff; ``reportUnused`` is every such rule).
     """
 
     tree_sitter: bool = True
     python_compile: bool = True
     severity_threshold: Severity = "error"
+    allow_rules: tuple[str, ...] = ()
+    deny_rules: tuple[str, ...] = DEFAULT_DENY_RULES
+    on_source_failure: SourceFailurePolicy = "reject"
 
 
 DEFAULT_POLICY = GatePolicy()
 
 
 class Gate:
-    """Judges change sets with the built-in syntax sources the policy enables plus any extra sources."""
+    """Judges change sets with the built-in syntax sources the policy enables plus any extra sources.
+
+    Extra sources may be ``FindingSource``s (run in the caller's thread) or ``DiagnosticSource``s (run
+    on ``loop``, the process's diagnostics loop unless given). ``resources`` (a language-server pool) are
+    closed with the gate; use it as a context manager or call ``close``.
+    """
 
     def __init__(
-        self, policy: GatePolicy = DEFAULT_POLICY, extra_sources: Sequence[FindingSource] = ()
+        self,
+        policy: GatePolicy = DEFAULT_POLICY,
+        extra_sources: Sequence[FindingSource | DiagnosticSource] = (),
+        *,
+        loop: BackgroundLoop | None = None,
+        resources: Sequence[SupportsClose] = (),
     ) -> None:
-        builtin: list[FindingSource] = []
+        builtin: list[FindingSource | DiagnosticSource] = []
         if policy.tree_sitter:
             builtin.append(TreeSitterSource())
         if policy.python_compile:
             builtin.append(PythonCompileSource())
         self.policy = policy
-        self.sources: tuple[FindingSource, ...] = (*builtin, *extra_sources)
+        self.sources: tuple[FindingSource | DiagnosticSource, ...] = (*builtin, *extra_sources)
+        self._loop = loop
+        self._resources = tuple(resources)
+
+    def __enter__(self) -> Gate:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release what the gate holds (language servers); the gate must not be used afterwards."""
+        for resource in self._resources:
+            resource.close()
 
     def check(self, changes: ChangeSet) -> Verdict:
         """Run every source over ``changes`` and decide whether the edit may be merged."""
+        present = [c.path for c in changes.files if c.after is not None]
+        diagnostic = [
+            s for s in self.sources if isinstance(s, DiagnosticSource) and any(map(s.handles, present))
+        ]
+        pending = self._start_diagnostics(diagnostic, changes) if diagnostic else None
+        reports: dict[int, tuple[SourceReport, float]] = {}
+        for source in self.sources:
+            if isinstance(source, DiagnosticSource):
+                continue
+            started = time.perf_counter()
+            report = source.check(changes)
+            reports[id(source)] = (report, (time.perf_counter() - started) * 1000)
+        if pending is not None:
+            reports.update(
+                zip(map(id, diagnostic), self._finish_diagnostics(diagnostic, pending), strict=True)
+            )
+        judged = [(s.name, *reports[id(s)]) for s in self.sources if id(s) in reports]
+        return self._judge(changes, judged)
+
+    def _start_diagnostics(
+        self, sources: list[DiagnosticSource], changes: ChangeSet
+    ) -> concurrent.futures.Future[list[tuple[SourceReport, float]]]:
+        return (self._loop or shared_loop()).submit(_diagnose_all, sources, changes)
+
+    def _finish_diagnostics(
+        self,
+        sources: list[DiagnosticSource],
+        pending: concurrent.futures.Future[list[tuple[SourceReport, float]]],
+    ) -> list[tuple[SourceReport, float]]:
+        limit = max(s.deadline for s in sources) + WAIT_GRACE
+        try:
+            return pending.result(timeout=limit)
+        except concurrent.futures.TimeoutError:
+            pending.cancel()
+            failure = SourceReport(failure=f"no result within {limit:g} s (the diagnostics loop is stuck)")
+            return [(failure, limit * 1000)] * len(sources)
+
+    def _judge(self, changes: ChangeSet, reports: list[tuple[str, SourceReport, float]]) -> Verdict:
         by_path = {change.path: change for change in changes.files}
         order = {path: index for index, path in enumerate(changes.paths)}
         linemaps: dict[str, LineMap | None] = {}
         new: list[Finding] = []
         preexisting: list[Finding] = []
         notes: list[str] = []
-        runs: list[SourceRun] = []
+        runs: list[tuple[int, SourceRun]] = []
         checked: set[str] = set()
-        for source in self.sources:
-            started = time.perf_counter()
-            report = source.check(changes)
-            elapsed_ms = (time.perf_counter() - started) * 1000
-            runs.append(SourceRun(source.name, elapsed_ms))
-            logger.debug("source %s checked %d files in %.1f ms", source.name, len(report.files), elapsed_ms)
+        unparsable: set[str] = set()
+        skipped: set[str] = set()
+        failed = False
+        # Syntax sources first, so that files they find broken are known before the others are judged.
+        ordered = sorted(enumerate(reports), key=lambda item: item[1][0] not in SYNTAX_SOURCES)
+        for index, (name, report, elapsed_ms) in ordered:
+            runs.append((index, SourceRun(name, elapsed_ms)))
+            logger.debug("source %s checked %d files in %.1f ms", name, len(report.files), elapsed_ms)
             notes.extend(report.notes)
+            if report.failure:
+                failed = True
+                notes.append(self._failure_note(name, report.failure))
             for found in report.files:
+                if found.path in unparsable and name not in SYNTAX_SOURCES:
+                    skipped.add(found.path)
+                    continue
                 checked.add(found.path)
                 if found.path not in linemaps:
                     linemaps[found.path] = _linemap(by_path.get(found.path), found)
@@ -86,24 +193,70 @@ class Gate:
                 )
                 new.extend(delta.new)
                 preexisting.extend(delta.preexisting)
+                if name in SYNTAX_SOURCES and delta.new:
+                    unparsable.add(found.path)
+        notes.extend(
+            f"{path}: does not parse after the edit; judged by the syntax check alone"
+            for path in sorted(skipped, key=lambda p: (order.get(p, len(order)), p))
+        )
 
         def position(finding: Finding) -> tuple[int, str, int, int]:
             return (order.get(finding.path, len(order)), finding.path, finding.line, finding.column)
 
         present = [c.path for c in changes.files if c.after is not None]
         return Verdict(
-            accepted=not new,
+            accepted=not new and not (failed and self.policy.on_source_failure == "reject"),
             findings_new=tuple(sorted(new, key=position)),
             findings_preexisting=tuple(sorted(preexisting, key=position)),
             notes=tuple(notes),
-            sources=tuple(runs),
+            sources=tuple(run for _, run in sorted(runs, key=lambda item: item[0])),
             files_checked=tuple(sorted(checked, key=lambda p: (order.get(p, len(order)), p))),
             files_unchecked=tuple(p for p in present if p not in checked),
         )
 
+    def _failure_note(self, name: str, failure: str) -> str:
+        if self.policy.on_source_failure == "reject":
+            return f"unverified: source {name} failed ({failure}); not accepted until it can judge the edit"
+        return f"source {name} failed ({failure}); judged without it (on_source_failure = accept)"
+
     def _blocking(self, findings: tuple[Finding, ...]) -> tuple[Finding, ...]:
-        threshold = self.policy.severity_threshold
-        return tuple(f for f in findings if at_least(f.severity, threshold))
+        policy = self.policy
+        return tuple(
+            f
+            for f in findings
+            if not _matches(f, policy.allow_rules)
+            and (at_least(f.severity, policy.severity_threshold) or _matches(f, policy.deny_rules))
+        )
+
+
+def _matches(finding: Finding, patterns: tuple[str, ...]) -> bool:
+    for pattern in patterns:
+        source, sep, code = pattern.rpartition(":")
+        if (not sep or source == finding.source) and finding.code.startswith(code):
+            return True
+    return False
+
+
+async def _diagnose_all(
+    sources: list[DiagnosticSource], changes: ChangeSet
+) -> list[tuple[SourceReport, float]]:
+    results: dict[int, tuple[SourceReport, float]] = {}
+
+    async def run(index: int, source: DiagnosticSource) -> None:
+        started = time.perf_counter()
+        try:
+            with anyio.fail_after(source.deadline):
+                report = await source.diagnose(changes)
+        except TimeoutError:
+            report = SourceReport(failure=f"no result within {source.deadline:g} s")
+        except (VerificationError, OSError) as exc:
+            report = SourceReport(failure=str(exc))
+        results[index] = (report, (time.perf_counter() - started) * 1000)
+
+    async with anyio.create_task_group() as tg:
+        for index, source in enumerate(sources):
+            tg.start_soon(run, index, source)
+    return [results[index] for index in range(len(sources))]
 
 
 def _linemap(change: FileChange | None, found: FileFindings) -> LineMap | None:

@@ -1,8 +1,12 @@
-"""The one interface every verification source implements, and a scripted one for tests and demos.
+"""The interfaces verification sources implement, and a scripted one for tests and demos.
 
 A source looks at a whole ``ChangeSet`` (a language server may need every touched file at once) and
 reports, per file, what it finds before and after the edit. Judging which findings are new is the
 gate's job, not the source's.
+
+Two kinds: a ``FindingSource`` is synchronous and runs in the caller's thread (tree-sitter, the Python
+compiler); a ``DiagnosticSource`` is asynchronous and runs on the gate's background event loop, where the
+diagnostics sources of one check run concurrently (language servers, linter commands).
 """
 
 from __future__ import annotations
@@ -32,10 +36,15 @@ class FileFindings:
 
 @dataclass(frozen=True, slots=True)
 class SourceReport:
-    """One source's result for a change set: per-file findings and notes for people."""
+    """One source's result for a change set: per-file findings and notes for people.
+
+    ``failure`` is non-empty when the source could not judge the change (its server crashed or did not
+    answer in time): the gate's policy then decides, and by default rejects the edit as unverified.
+    """
 
     files: tuple[FileFindings, ...] = ()
     notes: tuple[str, ...] = ()
+    failure: str = ""
 
 
 @runtime_checkable
@@ -77,3 +86,31 @@ class ScriptedSource:
             if change.after is not None
         )
         return SourceReport(files, self.notes)
+
+
+@runtime_checkable
+class DiagnosticSource(Protocol):
+    """A source that runs on the gate's event loop: a language server or a linter command.
+
+    ``diagnose`` should not raise when its tool fails: it returns a report whose ``failure`` says what
+    went wrong (an exception, or running past ``deadline``, is turned into one by the gate). A tool that
+    is not installed is a note, not a failure.
+    """
+
+    @property
+    def name(self) -> str:
+        """Stable name used in findings, timings and policies."""
+        ...
+
+    @property
+    def deadline(self) -> float:
+        """Seconds the gate waits for one check at most."""
+        ...
+
+    def handles(self, path: str) -> bool:
+        """Whether this source checks ``path`` (the gate runs it only for change sets with such files)."""
+        ...
+
+    async def diagnose(self, changes: ChangeSet) -> SourceReport:
+        """Findings before and after the edit for every file of ``changes`` this source understands."""
+        ...

@@ -1,8 +1,8 @@
 """The `AgentBackend` protocol: one method per verb (plan, work, review), and the values they exchange.
 
-A backend is anything that can play the Planner, a Worker or the Reviewer: a script (the in-package fake used by
-tests, the demo and benchmarks), a CLI coding agent run in the task's worktree, an OpenAI-compatible endpoint, an
-OpenCode server. The Commander never sees how; it sees these values.
+A backend is anything that can play the Planner, a Worker or the Reviewer: a script (the in-package fake
+used by tests, the demo and benchmarks), a CLI coding agent run in the task's worktree, an OpenAI-compatible
+endpoint, an OpenCode server. The Commander never sees how; it sees these values.
 """
 
 from __future__ import annotations

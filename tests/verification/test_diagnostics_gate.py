@@ -1,0 +1,220 @@
+"""The gate with real language servers (ruff server, basedpyright, TypeScript's tsc --lsp), kept warm.
+
+One pool and one small project serve the whole module, as they would serve a mission: the servers start
+once and every test is a check on warm servers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from podium.verification.catalog import BASEDPYRIGHT, RUFF, TSSERVER, resolve_commands, search_dirs
+from podium.verification.changes import ChangeSet, FileChange
+from podium.verification.gate import Gate
+from podium.verification.lsppool import LspPool
+from podium.verification.lspsource import LspSource
+from podium.verification.verdict import Verdict
+
+NODE_BIN = Path(__file__).resolve().parents[1] / "e2e" / "node" / "node_modules" / ".bin"
+
+SHAPES = '''"""Shapes."""
+
+
+def area(width: int, height: int) -> int:
+    return width * height
+
+
+def describe(name: str) -> str:
+    return name.title()
+'''
+
+APP = '''"""An application module."""
+
+import json
+
+from shapes import area
+
+
+def report(width: int) -> str:
+    size = area(width, 2)
+    return json.dumps({"size": size})
+'''
+
+BROKEN_BEFORE = '''"""A module with a problem already."""
+
+
+def first() -> int:
+    return missing_name
+
+
+def second() -> int:
+    return 2
+'''
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("project")
+    (root / "shapes.py").write_text(SHAPES)
+    (root / "app.py").write_text(APP)
+    (root / "old.py").write_text(BROKEN_BEFORE)
+    (root / "util.ts").write_text("export function twice(n: number): number {\n  return n * 2;\n}\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[LspPool]:
+    pool = LspPool()
+    yield pool
+    pool.close()
+
+
+@pytest.fixture(scope="module")
+def gate(project: Path, pool: LspPool) -> Gate:
+    return Gate(extra_sources=[LspSource(RUFF, project, pool), LspSource(BASEDPYRIGHT, project, pool)])
+
+
+@pytest.fixture(scope="module")
+def ts_gate(project: Path, pool: LspPool) -> Gate:
+    if not resolve_commands(TSSERVER, search_dirs(project, [NODE_BIN])):
+        if os.environ.get("PODIUM_REQUIRE_E2E_TOOLS"):
+            pytest.fail(f"no TypeScript language server in {NODE_BIN} (run `make node-tools`)")
+        pytest.skip("no TypeScript language server installed (make node-tools)")
+    return Gate(extra_sources=[LspSource(TSSERVER, project, pool, [NODE_BIN])])
+
+
+def edit(path: str, before: str | None, after: str | None) -> ChangeSet:
+    return ChangeSet((FileChange(path, before, after),))
+
+
+def new_codes(verdict: Verdict) -> set[tuple[str, str]]:
+    return {(f.source, f.code) for f in verdict.findings_new}
+
+
+def test_a_new_undefined_name_is_rejected_by_ruff_and_basedpyright(gate: Gate) -> None:
+    after = APP.replace('return json.dumps({"size": size})', 'return json.dumps({"size": sise})')
+
+    verdict = gate.check(edit("app.py", APP, after))
+
+    assert not verdict.accepted
+    assert new_codes(verdict) == {("ruff", "F821"), ("basedpyright", "reportUndefinedVariable")}
+    finding = verdict.findings_new[0]
+    assert (finding.line, finding.symbol, finding.excerpt) == (10, "report", "sise")
+    assert "^^^^" in finding.frame
+
+
+def test_removing_an_import_still_in_use_is_rejected(gate: Gate) -> None:
+    after = APP.replace("import json\n\n", "")
+
+    verdict = gate.check(edit("app.py", APP, after))
+
+    assert not verdict.accepted
+    assert {f.excerpt for f in verdict.findings_new} == {"json"}
+    assert ("basedpyright", "reportUndefinedVariable") in new_codes(verdict)
+
+
+def test_a_wrong_argument_count_to_a_project_function_is_rejected_by_basedpyright(gate: Gate) -> None:
+    # `area` lives in shapes.py on disk: the server resolves the import against the project.
+    after = APP.replace("area(width, 2)", "area(width, 2, 3)")
+
+    verdict = gate.check(edit("app.py", APP, after))
+
+    assert not verdict.accepted
+    [finding] = verdict.findings_new
+    assert (finding.source, finding.code) == ("basedpyright", "reportCallIssue")
+    assert finding.message == "Expected 2 positional arguments"
+
+
+def test_an_obvious_type_error_is_rejected_by_basedpyright(gate: Gate) -> None:
+    after = SHAPES.replace("return name.title()", "return len(name)")
+
+    verdict = gate.check(edit("shapes.py", SHAPES, after))
+
+    assert not verdict.accepted
+    [finding] = verdict.findings_new
+    assert (finding.source, finding.code, finding.symbol) == ("basedpyright", "reportReturnType", "describe")
+
+
+def test_a_correct_edit_is_accepted(gate: Gate) -> None:
+    after = APP.replace("area(width, 2)", "area(width, width)")
+
+    verdict = gate.check(edit("app.py", APP, after))
+
+    assert verdict.accepted, verdict.findings_new
+    assert {s.name for s in verdict.sources} >= {"ruff", "basedpyright"}
+
+
+def test_a_preexisting_error_left_alone_is_accepted(gate: Gate) -> None:
+    after = BROKEN_BEFORE.replace("return 2", "return 3")
+
+    verdict = gate.check(edit("old.py", BROKEN_BEFORE, after))
+
+    assert verdict.accepted, verdict.findings_new
+    assert {(f.source, f.line) for f in verdict.findings_preexisting} == {("ruff", 5), ("basedpyright", 5)}
+
+
+def test_the_same_error_moved_down_by_inserted_lines_is_accepted(gate: Gate) -> None:
+    inserted = "\n\ndef zeroth() -> int:\n    return 0\n"
+    after = BROKEN_BEFORE.replace(
+        '"""A module with a problem already."""\n', '"""A module with a problem already."""\n' + inserted
+    )
+
+    verdict = gate.check(edit("old.py", BROKEN_BEFORE, after))
+
+    assert verdict.accepted, verdict.findings_new
+    assert {f.line for f in verdict.findings_preexisting} == {9}
+
+
+def test_an_edit_that_breaks_another_touched_file_is_rejected_there(gate: Gate) -> None:
+    shapes = SHAPES.replace("def area(", "def surface(")
+    app = APP.replace('"""An application module."""', '"""An application module, still using area."""')
+    changes = ChangeSet((FileChange("shapes.py", SHAPES, shapes), FileChange("app.py", APP, app)))
+
+    verdict = gate.check(changes)
+
+    assert not verdict.accepted
+    assert {f.path for f in verdict.findings_new} == {"app.py"}
+    assert ("basedpyright", "reportAttributeAccessIssue") in new_codes(verdict)
+
+
+def test_a_new_file_is_judged_whole(gate: Gate) -> None:
+    verdict = gate.check(edit("fresh.py", None, "from shapes import area\n\nvalue: str = area(1, 2)\n"))
+
+    assert not verdict.accepted
+    assert new_codes(verdict) == {("basedpyright", "reportAssignmentType")}
+
+
+def test_a_file_that_no_longer_parses_is_judged_by_the_syntax_check_alone(gate: Gate) -> None:
+    after = APP.replace("def report(width: int) -> str:", "def report(width: int) -> str")
+
+    verdict = gate.check(edit("app.py", APP, after))
+
+    assert not verdict.accepted
+    assert {f.source for f in verdict.findings_new} <= {"tree-sitter", "python-compile"}
+    assert "app.py: does not parse after the edit; judged by the syntax check alone" in verdict.notes
+
+
+def test_a_typescript_type_error_is_rejected_by_the_typescript_server(ts_gate: Gate) -> None:
+    before = 'import { twice } from "./util";\n\nexport const four: number = twice(2);\n'
+    after = 'import { twice } from "./util";\n\nexport const four: string = twice(2);\n'
+
+    verdict = ts_gate.check(edit("main.ts", before, after))
+
+    assert not verdict.accepted
+    [finding] = verdict.findings_new
+    assert (finding.source, finding.code, finding.line) == ("tsserver", "TS2322", 3)
+    assert "not assignable to type 'string'" in finding.message
+
+
+def test_a_correct_typescript_edit_is_accepted(ts_gate: Gate) -> None:
+    before = 'import { twice } from "./util";\n\nexport const four: number = twice(2);\n'
+    after = 'import { twice } from "./util";\n\nexport const eight: number = twice(4);\n'
+
+    verdict = ts_gate.check(edit("main.ts", before, after))
+
+    assert verdict.accepted, verdict.findings_new
+    assert "tsserver" in {s.name for s in verdict.sources}
