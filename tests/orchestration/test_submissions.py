@@ -610,3 +610,46 @@ def test_errors_of_submit_and_review_are_podium_errors_with_codes(
         failures.append(caught.value)
 
     assert [type(f).code for f in failures] == ["lease_error", "input_error", "not_found", "input_error"]
+
+
+def test_language_servers_see_what_earlier_tasks_merged_not_only_the_users_checkout(
+    make_repo: Callable[[Mapping[str, str]], Path],
+) -> None:
+    """Regression: a task using a method an earlier task added was rejected by basedpyright as unknown,
+    because the servers read untouched files from the user's checkout, not the integration branch."""
+    root = make_repo(
+        {
+            "shop/__init__.py": "",
+            "shop/stock.py": "class Stock:\n    def total(self) -> int:\n        return 0\n",
+            "shop/report.py": "from shop.stock import Stock\n\n\ndef report(s: Stock) -> str:\n    return str(s.total())\n",
+        }
+    )
+    missions = Missions.open(root, DEFAULT_CONFIG)
+    try:
+        submissions = Submissions(missions)
+        mission = missions.start(
+            "low stock",
+            [
+                TaskSpec(title="add low", key="a", files=("shop/stock.py",)),
+                TaskSpec(title="use low", key="b", files=("shop/report.py",), depends_on=("a",)),
+            ],
+        )
+        first = missions.claim(mission.id, "w1")
+        assert isinstance(first, Claim)
+        added = "    def low(self) -> list[str]:\n        return []\n"
+        stock = "class Stock:\n    def total(self) -> int:\n        return 0\n\n" + added
+        assert submissions.submit(first.task.id, "w1", [WholeFile("shop/stock.py", stock)]).status == "merged"
+        second = missions.claim(mission.id, "w2")
+        assert isinstance(second, Claim)
+        use = SearchReplace("shop/report.py", "return str(s.total())", "return str(s.total()) + str(s.low())")
+        outcome = submissions.submit(second.task.id, "w2", [use])
+        assert outcome.status == "merged", outcome.verdict.findings_new
+        broken = SearchReplace("shop/stock.py", "return 0", "return undefined_name")
+        third_tasks = missions.add_tasks(mission.id, [TaskSpec(title="break", files=("shop/stock.py",))])
+        third = missions.claim(mission.id, "w3")
+        assert isinstance(third, Claim) and third.task.id == third_tasks[0].id
+        rejected = submissions.submit(third.task.id, "w3", [broken])
+        assert rejected.status == "rejected"
+        assert {f.source for f in rejected.verdict.findings_new} & {"ruff", "basedpyright"}
+    finally:
+        missions.close()

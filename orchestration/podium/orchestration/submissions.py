@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from podium.orchestration.git import changes_between, diff_hash, head_commit
+from podium.orchestration.git import branch_head, changes_between, diff_hash, head_commit
 from podium.orchestration.merge import ConflictFinding, MergeConflict, Merged, MergeOutcome, merge_onto_branch
 from podium.orchestration.mergelock import merge_lock
 from podium.orchestration.missions import Missions
@@ -102,7 +102,9 @@ class Submissions:
             raise InputError(
                 f"task {task.id}: nothing to submit; its worktree {worktree.path} has no changes"
             )
-        changes = changes_between(worktree.path, worktree.base_commit, task_commit)
+        changes = self._in_context(
+            changes_between(worktree.path, worktree.base_commit, task_commit), worktree.base_commit
+        )
         screen_changes(worktree.path, changes, max_bytes)
         if task.state is TaskState.REJECTED:
             task = store.transition(task.mission_id, task.id, TaskState.CLAIMED, actor=worker, holder=worker)
@@ -137,9 +139,8 @@ class Submissions:
             raise InputError(f"task {task.id} is {task.state}, not in review")
         worktree = self.missions.worktree(task)
         if approve:
-            verdict = self.missions.gate.check(
-                changes_between(worktree.path, worktree.base_commit, head_commit(worktree.path))
-            )
+            changes = changes_between(worktree.path, worktree.base_commit, head_commit(worktree.path))
+            verdict = self.missions.gate.check(self._in_context(changes, worktree.base_commit))
             if not verdict.accepted:
                 return self._reject(task, verdict, actor=reviewer, worktree=worktree)
             return self._merge(task, worktree, head_commit(worktree.path), verdict, actor=reviewer)
@@ -154,7 +155,7 @@ class Submissions:
         rechecks: list[Verdict] = []
 
         def recheck(merged: ChangeSet) -> bool:
-            again = missions.gate.check(merged)
+            again = missions.gate.check(self._in_context(merged, branch_head(missions.root, mission.branch)))
             rechecks.append(again)
             return again.accepted
 
@@ -253,6 +254,23 @@ class Submissions:
             )
         except PodiumError as undo:
             logger.warning("could not hand task %s back to its worker: %s", task.id, undo)
+
+    def _in_context(self, changes: ChangeSet, base: str) -> ChangeSet:
+        """`changes` with the files the mission changed since the user's HEAD, as they are at `base`.
+
+        Language servers run in the user's checkout; without this, a name an earlier task added elsewhere
+        would look undefined to them.
+        """
+        root = self.missions.root
+        user_head = head_commit(root)
+        if base == user_head:
+            return changes
+        touched = {c.path for c in changes.files} | {c.old_path for c in changes.files if c.old_path}
+        mission_files = changes_between(root, user_head, base)
+        context = tuple(
+            (c.path, c.after) for c in mission_files.files if c.after is not None and c.path not in touched
+        )
+        return replace(changes, context=context)
 
     def _reject(
         self,

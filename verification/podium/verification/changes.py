@@ -31,9 +31,16 @@ class FileChange:
 
 @dataclass(frozen=True, slots=True)
 class ChangeSet:
-    """All files an edit touches, in a stable order."""
+    """All files an edit touches, in a stable order.
+
+    ``context`` holds ``(path, text)`` of files the edit does not touch but whose text differs from what is
+    on disk under the gate's root: in a mission, the files merged onto the integration branch since the user's
+    HEAD, at the task's base. Language servers read untouched files from disk, so without them an import of
+    something an earlier task added would look undefined. They are shown to the servers, never judged.
+    """
 
     files: tuple[FileChange, ...]
+    context: tuple[tuple[str, str], ...] = ()
 
     @property
     def paths(self) -> tuple[str, ...]:

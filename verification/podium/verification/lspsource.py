@@ -66,6 +66,7 @@ class LspSource:
     pool: LspPool
     tool_dirs: Sequence[Path] = ()
     _cache: BaseCache = field(default_factory=BaseCache)
+    _context: dict[str, str] = field(default_factory=dict[str, str])
 
     @property
     def name(self) -> str:
@@ -93,7 +94,9 @@ class LspSource:
         try:
             async with self.pool.session(self.spec, commands, self.root) as server:
                 with anyio.fail_after(self.spec.timeout):
-                    return SourceReport(await self._check(server, files))
+                    touched = {c.path for c in files} | {c.old_path for c in files if c.old_path}
+                    context = {p: t for p, t in changes.context if p not in touched}
+                    return SourceReport(await self._check(server, files, context))
         except ServerUnusable as exc:
             return SourceReport(notes=(f"{self.name}: unavailable ({exc.message})",))
         except TimeoutError:
@@ -101,8 +104,11 @@ class LspSource:
         except VerificationError as exc:
             return SourceReport(failure=f"{self.name}: {exc.message}")
 
-    async def _check(self, server: LspClient, files: list[FileChange]) -> tuple[FileFindings, ...]:
+    async def _check(
+        self, server: LspClient, files: list[FileChange], context: Mapping[str, str]
+    ) -> tuple[FileFindings, ...]:
         documents = _Documents(server, self.root, self.spec.settle, pull=self._pulls(server))
+        await self._show_context(documents, {p: t for p, t in context.items() if self.handles(p)})
         base = {c.path: c.before for c in files if c.before is not None}
         edited = {c.path: c.after for c in files if c.after is not None}
         before: dict[str, tuple[Finding, ...]] = {}
@@ -122,6 +128,21 @@ class LspSource:
             FileFindings(path, before.get(path, ()), self._findings(server, path, text, found[path]))
             for path, text in edited.items()
         )
+
+    async def _show_context(self, documents: _Documents, context: Mapping[str, str]) -> None:
+        """Open the change's context files with their texts; close those of an earlier check not wanted now.
+
+        Context documents stay open between checks (tasks of one mission share most of them), so only the
+        ones whose text changed are sent again; a closed one falls back to the file on disk.
+        """
+        server = documents.server
+        for path in sorted(self._context.keys() - context.keys()):
+            if documents.uri(path) in server.open_documents:
+                await documents.close(documents.uri(path))
+        for path, text in context.items():
+            if documents.uri(path) not in server.open_documents or self._context.get(path) != text:
+                await documents.set_text(path, text)
+        self._context = dict(context)
 
     def _pulls(self, server: LspClient) -> bool:
         if self.spec.diagnostics == "auto":
@@ -160,11 +181,11 @@ class _Documents:
         Documents this check touched before but absent from ``texts`` (a deleted file) are closed first.
         """
         for path in sorted(self.touched - texts.keys()):
-            await self._close(self.uri(path))
+            await self.close(self.uri(path))
         mark = self.server.publication_mark()
         versions: dict[str, int] = {}
         for path, text in texts.items():
-            versions[path] = await self._set_text(path, text)
+            versions[path] = await self.set_text(path, text)
             self.touched.add(path)
         found: dict[str, list[Json]] = {}
         errors: list[VerificationError] = []
@@ -194,13 +215,13 @@ class _Documents:
             if uri not in self.server.open_documents:
                 continue
             if self.pull and path in base:
-                await self._set_text(path, base[path])
+                await self.set_text(path, base[path])
             else:
-                await self._close(uri)
+                await self.close(uri)
         while len(self.server.open_documents) > RESTING_DOCUMENTS:
-            await self._close(next(iter(self.server.open_documents)))
+            await self.close(next(iter(self.server.open_documents)))
 
-    async def _set_text(self, path: str, text: str) -> int:
+    async def set_text(self, path: str, text: str) -> int:
         uri = self.uri(path)
         open_documents = self.server.open_documents
         # Versions grow over the server's whole life, so a late publication of an earlier check's
@@ -221,7 +242,7 @@ class _Documents:
         open_documents[uri] = version
         return version
 
-    async def _close(self, uri: str) -> None:
+    async def close(self, uri: str) -> None:
         mark = self.server.publication_mark()
         await self.server.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
         self.server.open_documents.pop(uri, None)
