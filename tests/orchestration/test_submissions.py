@@ -621,7 +621,9 @@ def test_language_servers_see_what_earlier_tasks_merged_not_only_the_users_check
         {
             "shop/__init__.py": "",
             "shop/stock.py": "class Stock:\n    def total(self) -> int:\n        return 0\n",
-            "shop/report.py": "from shop.stock import Stock\n\n\ndef report(s: Stock) -> str:\n    return str(s.total())\n",
+            "shop/report.py": (
+                "from shop.stock import Stock\n\n\ndef report(s: Stock) -> str:\n    return str(s.total())\n"
+            ),
         }
     )
     missions = Missions.open(root, DEFAULT_CONFIG)
