@@ -305,7 +305,7 @@ def _snapshot_tree(path: Path) -> str:
         scratch = Path(tmp) / "index"
         if index.exists():
             # Copying keeps the stat cache, so unchanged files are not hashed again.
-            shutil.copyfile(index, scratch)
+            shutil.copy2(index, scratch)
         env = {"GIT_INDEX_FILE": str(scratch)}
         run_git(path, "add", "--all", env=env, timeout=LONG_GIT_TIMEOUT_S)
         return run_git(path, "write-tree", env=env).line
