@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-test
 NODE_DIR := tests/e2e/node
-NODE_STAMP := $(NODE_DIR)/node_modules $(VSCODE_DIR)/node_modules $(VSCODE_DIR)/out/.installed
+NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 VSCODE_DIR := clients/vscode
 VSCODE_STAMP := $(VSCODE_DIR)/node_modules/.installed
 
