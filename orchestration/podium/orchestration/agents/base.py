@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
-from podium.orchestration.model import Role, Size, Task
+from podium.orchestration.missions import TaskSpec
+from podium.orchestration.model import Task
 from podium.verification.edits import Edit
 from podium.verification.errors import PodiumError
 from podium.verification.findings import Finding
@@ -29,19 +30,9 @@ class RateLimited(BackendError):
     code = "rate_limited"
 
 
-@dataclass(frozen=True, slots=True)
-class PlannedTask:
-    """A task as the Planner proposes it; `key` is the planner's label, `depends_on` holds keys."""
-
-    title: str
-    key: str = ""
-    description: str = ""
-    files: tuple[str, ...] = ()
-    depends_on: tuple[str, ...] = ()
-    role: Role = Role.WORKER
-    priority: int = 0
-    size: Size = Size.M
-    review: bool = False
+PlannedTask = TaskSpec
+"""A task as the Planner proposes it: the mission service's own task spec (`key` is the planner's label,
+`depends_on` holds keys of the same plan or ids already in the roadmap)."""
 
 
 @dataclass(frozen=True, slots=True)
