@@ -102,4 +102,5 @@ def test_audit_log_shows_the_evidence_of_each_merge(tmp_path: Path) -> None:
     assert record["verdict"]["accepted"] is True
     assert len(record["diff_sha256"]) == 64
     human = run_podium("audit", "log", "--root", str(tmp_path))
+    assert outcome.merged_commit is not None
     assert f"{mission.id}/T1 merged as {outcome.merged_commit[:12]}" in human.stdout
