@@ -60,6 +60,9 @@ RPC_ERROR_CODES: Mapping[str, int] = MappingProxyType(
         "invalid_roadmap": 1007,
         "workspace_error": 1008,
         "lease_error": 1009,
+        "backend_error": 1010,
+        "rate_limited": 1011,
+        "circuit_open": 1012,
     }
 )
 """The JSON-RPC error code of each Podium error code (``ErrorReport.code``)."""

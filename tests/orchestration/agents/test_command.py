@@ -65,7 +65,8 @@ async def test_work_runs_the_agent_in_the_worktree_and_reports_done_without_edit
     seen = json.loads(record.read_text())
     assert seen["cwd"] == str(worktree)
     assert seen["prompt"].startswith("T2: ")
-    assert seen["env"] == {
+    # Only the variables the backend sets: the test run itself may carry other PODIUM_* variables.
+    assert {k: v for k, v in seen["env"].items() if k != "PODIUM_REQUIRE_E2E_TOOLS"} == {
         "PODIUM_TASK_ID": "T2",
         "PODIUM_ATTEMPT": "2",
         "PODIUM_WORKTREE": str(worktree),
