@@ -13,12 +13,29 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import ErrorDetails
 
+from podium.orchestration.hooks import (
+    DEFAULT_FORBIDDEN_PATHS,
+    DEFAULT_HOOK_TIMEOUT_S,
+    CommandHookSpec,
+    HookEventName,
+    HookSettings,
+    Phase,
+    build_hooks,
+)
 from podium.verification.catalog import DEFAULT_LANGUAGES, DEFAULT_SOURCES
 from podium.verification.errors import ConfigError
-from podium.verification.gate import DEFAULT_DENY_RULES
+from podium.verification.gate import DEFAULT_ALLOW_RULES, DEFAULT_DENY_RULES
 from podium.verification.languages import LANGUAGES
 
 CONFIG_FILENAME = "podium.toml"
@@ -106,7 +123,7 @@ class GateConfig(_Section):
         "accept it with a note.",
     )
     allow_rules: list[str] = Field(
-        default=[],
+        default=list(DEFAULT_ALLOW_RULES),
         description="Rules whose findings never block: 'source:code' or 'code', codes matched as prefixes.",
     )
     deny_rules: list[str] = Field(
@@ -177,11 +194,168 @@ class MissionConfig(_Section):
     )
 
 
+BackendKind = Literal["scripted", "command", "openai"]
+
+
+def _argv_names_a_program(argv: list[str]) -> list[str]:
+    if argv and not argv[0].strip():
+        raise ValueError("the first item of an argv list names a program")
+    return argv
+
+
+class ScriptedAgentConfig(_Section):
+    """The `scripted` backend: plans and edits played from a script file."""
+
+    script: str | None = Field(
+        default=None, description="The script (YAML or JSON), relative to the project root."
+    )
+    time_scale: float = Field(default=1.0, ge=0, description="Factor on every simulated duration (0: none).")
+
+
+class CommandAgentConfig(_Section):
+    """The `command` backend: a CLI coding agent run in the task's worktree (argv, never a shell)."""
+
+    argv: list[str] = Field(
+        default=[], description='The worker\'s command, e.g. ["opencode", "run", "{prompt}"].'
+    )
+    plan_argv: list[str] = Field(default=[], description="The planner's command (empty: argv).")
+    review_argv: list[str] = Field(default=[], description="The reviewer's command (empty: argv).")
+    timeout_s: float | None = Field(
+        default=None, gt=0, description="Seconds one agent run may take (unset: the backend's default)."
+    )
+
+    _programs = field_validator("argv", "plan_argv", "review_argv")(_argv_names_a_program)
+
+
+class OpenAIAgentConfig(_Section):
+    """The `openai` backend: an OpenAI-compatible chat-completions endpoint. Unset keys: the defaults."""
+
+    base_url: str | None = Field(default=None, min_length=1, description="The API root.")
+    model: str | None = Field(default=None, min_length=1, description="The model name.")
+    api_key_env: str | None = Field(
+        default=None, min_length=1, description="Environment variable holding the API key."
+    )
+    max_turns: int | None = Field(default=None, ge=1, description="Model requests per work attempt.")
+    request_timeout_s: float | None = Field(default=None, gt=0, description="Seconds one request may take.")
+    temperature: float | None = Field(default=None, ge=0, le=2, description="Sampling temperature.")
+
+
+class AgentsConfig(_Section):
+    """Which backend each role uses, and each backend's settings."""
+
+    worker: BackendKind = Field(default="scripted", description="The workers' backend (`--backend`).")
+    planner: BackendKind | None = Field(
+        default=None, description="The planner's backend (unset: the workers')."
+    )
+    reviewer: BackendKind | None = Field(
+        default=None, description="The reviewer's backend (unset: the workers')."
+    )
+    scripted: ScriptedAgentConfig = ScriptedAgentConfig()
+    command: CommandAgentConfig = CommandAgentConfig()
+    openai: OpenAIAgentConfig = OpenAIAgentConfig()
+
+
+class CommanderConfig(_Section):
+    """How `podium run` (the Commander) runs a mission."""
+
+    max_attempts: int = Field(default=3, ge=1, description="Attempts at a task before it fails.")
+    max_split_depth: int = Field(default=2, ge=0, description="How deep subtasks may nest.")
+    review: Literal["task", "always", "never"] = Field(
+        default="task", description="Reviews: for tasks that ask (task), always, or never."
+    )
+    stagnation_rounds: int = Field(
+        default=10, ge=1, description="Finished attempts without progress before the mission pauses."
+    )
+    max_rounds: int | None = Field(default=None, ge=1, description="Stop after this many attempts.")
+    time_limit_s: float | None = Field(default=None, gt=0, description="Stop after this many seconds.")
+    shutdown_grace_s: float = Field(
+        default=30.0, ge=0, description="Seconds running attempts get to finish when a run stops."
+    )
+    planners: int = Field(default=1, ge=1, description="Planners at once.")
+    workers: int = Field(default=8, ge=1, description="Workers at once (`--workers`).")
+    reviewers: int = Field(default=2, ge=1, description="Reviewers at once.")
+    backend_caps: dict[str, int] = Field(default={}, description="Calls at once per backend, by name.")
+    memory_budget_mb: int | None = Field(
+        default=None, gt=0, description="Above this resident memory, low-priority work waits."
+    )
+    low_priority_max: int = Field(
+        default=0, description="Tasks of this priority or lower wait while over the memory budget."
+    )
+
+    @field_validator("backend_caps")
+    @classmethod
+    def _caps_are_positive(cls, caps: dict[str, int]) -> dict[str, int]:
+        bad = [name for name, cap in caps.items() if cap < 1]
+        if bad:
+            raise ValueError(f"the cap of {', '.join(bad)} must be at least 1")
+        return caps
+
+
+class HookCommandConfig(_Section):
+    """A user hook: a program that reads the event as JSON on stdin; a non-zero exit vetoes."""
+
+    name: str = Field(min_length=1, description="The hook's name (for ordering and messages).")
+    argv: list[str] = Field(min_length=1, description="The command, never run through a shell.")
+    events: list[HookEventName] = Field(min_length=1, description="The lifecycle events it runs on.")
+    timeout_s: float = Field(default=DEFAULT_HOOK_TIMEOUT_S, gt=0, description="Seconds it may run.")
+    phase: Literal["early", "normal", "late"] = "normal"
+    priority: int = Field(default=0, description="Higher runs first within a phase.")
+    depends_on: list[str] = Field(default=[], description="Hooks that must run before this one.")
+
+    _program = field_validator("argv")(_argv_names_a_program)
+
+    def spec(self, cwd: Path | None = None) -> CommandHookSpec:
+        return CommandHookSpec(
+            name=self.name,
+            argv=tuple(self.argv),
+            events=tuple(self.events),
+            timeout=self.timeout_s,
+            phase=Phase(self.phase),
+            priority=self.priority,
+            depends_on=tuple(self.depends_on),
+            cwd=cwd,
+        )
+
+
+class HooksConfig(_Section):
+    """The built-in hooks and the user's command hooks."""
+
+    redact_secrets: bool = Field(default=True, description="Redact secrets in task logs and verdicts.")
+    forbidden_paths: list[str] = Field(
+        default=list(DEFAULT_FORBIDDEN_PATHS), description="Glob patterns no agent edit may touch."
+    )
+    scope_policy: Literal["off", "warn", "reject"] = Field(
+        default="warn", description="Edits outside a task's declared files: ignore, warn or reject."
+    )
+    commands: list[HookCommandConfig] = Field(default=[], description="User hooks ([[hooks.commands]]).")
+
+    def settings(self, cwd: Path | None = None) -> HookSettings:
+        """The frozen hook settings (command hooks run in ``cwd``)."""
+        return HookSettings(
+            redact_secrets=self.redact_secrets,
+            forbidden_paths=tuple(self.forbidden_paths),
+            scope_policy=self.scope_policy,
+            commands=tuple(command.spec(cwd) for command in self.commands),
+        )
+
+    @model_validator(mode="after")
+    def _hooks_can_be_ordered(self) -> HooksConfig:
+        # names twice, unknown or backwards dependencies and cycles are config errors, found at load time
+        try:
+            build_hooks(self.settings())
+        except ConfigError as exc:
+            raise ValueError(exc.message) from None
+        return self
+
+
 class PodiumConfig(_Section):
     """The whole of `podium.toml`."""
 
     gate: GateConfig = GateConfig()
     missions: MissionConfig = MissionConfig()
+    agents: AgentsConfig = AgentsConfig()
+    commander: CommanderConfig = CommanderConfig()
+    hooks: HooksConfig = HooksConfig()
 
 
 DEFAULT_CONFIG = PodiumConfig()
@@ -224,7 +398,7 @@ def _describe(err: ErrorDetails) -> str:
         keyed: type[BaseModel] | None = None
         for part in err["loc"][:-1]:
             if keyed is not None:
-                # A table of tables ([gate.sources.NAME]): this part is the NAME.
+                # A table of tables ([gate.sources.NAME]) or an array of them: this part is NAME or index.
                 parent, keyed = keyed, None
                 continue
             field = parent.model_fields.get(str(part))
@@ -241,8 +415,8 @@ def _describe(err: ErrorDetails) -> str:
 
 
 def _table_of(annotation: Any) -> type[BaseModel] | None:
-    """The model of a `dict[str, Model]` field's values, else None."""
-    if get_origin(annotation) is not dict:
+    """The model of a `dict[str, Model]` or `list[Model]` field's values, else None."""
+    if get_origin(annotation) not in (dict, list):
         return None
     value = get_args(annotation)[-1]
     return value if isinstance(value, type) and issubclass(value, BaseModel) else None

@@ -42,6 +42,12 @@ SYNTAX_SOURCES: frozenset[str] = frozenset({"tree-sitter", "python-compile"})
 DEFAULT_DENY_RULES: tuple[str, ...] = ("E9", "F63", "F7", "F82")
 """Rules that block whatever severity their tool gives them: flake8's classic "stop the build" set
 (syntax and I/O errors, invalid comparisons, misplaced statements, undefined names)."""
+DEFAULT_ALLOW_RULES: tuple[str, ...] = (
+    "basedpyright:reportMissingImports",
+    "basedpyright:reportMissingModuleSource",
+)
+"""Rules that never block by default: whether a package is installed is a fact about the environment the
+language server runs in (Podium's, not necessarily the project's), not about the edit."""
 WAIT_GRACE = 5.0
 """Seconds the caller waits beyond the slowest source's deadline before giving up on the loop itself."""
 
@@ -71,7 +77,7 @@ class GatePolicy:
     tree_sitter: bool = True
     python_compile: bool = True
     severity_threshold: Severity = "error"
-    allow_rules: tuple[str, ...] = ()
+    allow_rules: tuple[str, ...] = DEFAULT_ALLOW_RULES
     deny_rules: tuple[str, ...] = DEFAULT_DENY_RULES
     on_source_failure: SourceFailurePolicy = "reject"
 
