@@ -1,8 +1,9 @@
 """The `podium` command line: argparse, because the standard library is enough for a handful of subcommands
 and every extra import costs start-up time on each `podium verify` an agent runs.
 
-Exit statuses are a contract (docs/cli.md): 0 success/accepted, 1 rejected (or audit chain broken),
-2 input or configuration error. Only results go to stdout; logs and errors go to stderr.
+Exit statuses are a contract (docs/cli.md): 0 success/accepted, 1 rejected (or audit chain broken, or a
+`podium run` mission that did not complete), 2 input or configuration error, 130 interrupted.
+Only results go to stdout; logs and errors go to stderr.
 """
 
 from __future__ import annotations
@@ -98,6 +99,31 @@ def _build_parser() -> argparse.ArgumentParser:
         help="listen on HOST:PORT for one editor instead of stdio, for debugging (port 0 picks a free one)",
     )
     lsp.set_defaults(handler=_cmd_lsp)
+
+    run = sub.add_parser(
+        "run", help="run a mission with agent backends: plan, work, verify, review, merge, until done"
+    )
+    run.add_argument("goal", nargs="?", help="what the mission should achieve (omit with --resume)")
+    run.add_argument(
+        "--resume",
+        nargs="?",
+        const="",
+        metavar="MISSION",
+        help="continue a mission (default: the newest active one) after a stop or a crash",
+    )
+    run.add_argument(
+        "--plan", type=Path, metavar="FILE", help="roadmap file (JSON or YAML); skips the planner"
+    )
+    run.add_argument("--backend", metavar="NAME", help="the workers' backend: scripted, command or openai")
+    run.add_argument("--workers", type=int, metavar="N", help="most workers at once")
+    run.add_argument("--root", type=Path, default=Path("."), help="project directory (a git repository)")
+    run.add_argument("--config", type=Path, help="podium.toml to use instead of DIR/podium.toml")
+    run.add_argument(
+        "--apply",
+        action="store_true",
+        help="on completion, bring the mission onto your checked-out branch",
+    )
+    run.set_defaults(handler=_cmd_run)
 
     doctor = sub.add_parser("doctor", help="which checks the gate runs per language, and what is missing")
     doctor.add_argument("--root", type=Path, default=Path("."))
@@ -251,6 +277,12 @@ def _cmd_audit_log(args: argparse.Namespace) -> int:
     for record in merge_evidence(db, mission_id=args.mission):
         print(json.dumps(record.to_dict(), sort_keys=True) if args.json else record.describe())
     return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from podium.server.runcmd import run_command
+
+    return run_command(args, _existing_dir(args.root))
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
