@@ -35,6 +35,7 @@ node-tools: $(NODE_STAMP) $(VSCODE_STAMP)
 demo: $(STAMP)
 	$(BIN)/python clients/demo/run_demo.py
 	$(BIN)/python clients/demo/mission_demo.py
+	$(BIN)/python clients/demo/run_mission.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

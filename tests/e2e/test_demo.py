@@ -39,3 +39,30 @@ def test_the_mission_demo_runs_its_story_and_exits_zero(tmp_path: Path, isolated
     assert "reorder: apple" in out
     assert "audit: chain intact" in out
     assert not list(tmp_path.glob("podium-mission-demo-*")), "the demo left its temporary project behind"
+
+
+RUN_DEMO = Path(__file__).parents[2] / "clients" / "demo" / "run_mission.py"
+
+
+def test_the_server_run_demo_rejects_the_broken_attempt_reviews_and_lands_on_main(
+    tmp_path: Path, isolated: dict[str, str]
+) -> None:
+    done = subprocess.run(
+        [sys.executable, str(RUN_DEMO)],
+        env={**os.environ, **isolated, "TMPDIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=DEMO_TIMEOUT,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    log = done.stderr
+    assert "T1 attempt 1: rejected" in log
+    assert "inventory/stock.py:28:5  tree-sitter  syntax error" in log
+    assert "review T1" in log and "approved" in log
+    assert log.index("merged T1") < log.index("claimed T3")
+    assert "completed" in done.stdout and "merged: 3" in done.stdout
+    assert "fast-forward of main" in done.stdout
+    assert "T3: List the items to reorder in the report" in done.stdout.split("$ git log --oneline main")[1]
+    assert "audit: chain intact" in done.stdout

@@ -324,7 +324,10 @@ class _TaskFlow:
             )
         except PodiumError as exc:
             logger.warning("could not record attempt %d of %s: %s", self.attempt, task.id, exc)
-        await cmd.emit("verdict", f"{task.id} attempt {self.attempt}: {status}: {summary}", task.id)
+        # A rejection carries its findings (as the hooks left them, secrets redacted) so people see why.
+        shown = after.event.texts.get("verdict", "") if verdict is not None and not verdict.accepted else ""
+        message = f"{task.id} attempt {self.attempt}: {status}: {summary}"
+        await cmd.emit("verdict", f"{message}\n{shown}" if shown else message, task.id)
 
     async def _fail(self, reason: str) -> None:
         cmd, task = self.cmd, self.task
