@@ -61,7 +61,7 @@ async def test_podium_mcp_serves_the_mission_tools_over_stdio(tmp_path: Path, re
             )
             roadmap = await client.read_resource(f"podium://missions/{mission_id}/roadmap")
 
-    assert len(tools) == 11
+    assert len(tools) == 13
     assert claimed.structured_content is not None and claimed.structured_content["claimed"]
     assert submitted.structured_content is not None
     assert submitted.structured_content["status"] == "merged"

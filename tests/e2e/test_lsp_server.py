@@ -56,6 +56,8 @@ COMMANDS = [
     "podium.mission_status",
     "podium.mission_finish",
     "podium.mission_cancel",
+    "podium.mission_run",
+    "podium.mission_wait",
     "podium.verify",
 ]
 CLIENTS = ["visual-studio-code", "neovim@v0.11.0"]

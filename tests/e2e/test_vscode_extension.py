@@ -45,7 +45,7 @@ def test_the_command_palette_offers_every_operation_of_the_registry() -> None:
     with scratch_registry() as registry:
         wanted = {palette_id(operation) for operation in registry.names}
 
-    assert len(wanted) == 11
+    assert len(wanted) == 13
     assert wanted <= contributed, wanted - contributed
     assert contributed == registered, contributed ^ registered
 

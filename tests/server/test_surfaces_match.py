@@ -57,7 +57,7 @@ async def test_the_lsp_command_list_and_the_mcp_tool_list_name_the_same_operatio
 
     assert sorted(commands) == sorted(f"podium.{name}" for name in tools)
     assert [entry["command"] for entry in catalog] == commands
-    assert len(tools) == 11
+    assert len(tools) == 13
 
 
 async def test_each_command_takes_the_input_schema_and_description_of_its_tool(project: Project) -> None:

@@ -15,5 +15,5 @@ def test_the_real_tool_list_fits_the_token_budget() -> None:
         seen_by_models = tool_list_token_estimate(registry, include_output_schemas=False)
 
     print(f"tool list: {full} tokens with output schemas, {seen_by_models} without")
-    assert len(registry) == 11
+    assert len(registry) == 13
     assert seen_by_models < full < TOOL_LIST_BUDGET

@@ -63,6 +63,8 @@ const PALETTE: Record<string, () => Promise<void>> = {
   "podium.missionStatus": missionStatus,
   "podium.missionFinish": missionFinish,
   "podium.missionCancel": missionCancel,
+  "podium.missionRun": missionRun,
+  "podium.missionWait": missionWait,
   "podium.verify": verifyFile,
   "podium.restartServer": restartServer,
 };
@@ -395,6 +397,25 @@ async function missionCancel(): Promise<void> {
   await pick([{ label: `Cancel ${mission} and its open tasks` }], "Your branch stays as it is");
   await run("mission_cancel", { mission_id: mission });
   await remember({ missionId: undefined, tasks: [] });
+}
+
+async function missionRun(): Promise<void> {
+  const mission = await missionId();
+  const result = await run<{ run_status: string; progress: number }>("mission_run", { mission_id: mission });
+  void vscode.window.showInformationMessage(
+    `Podium: mission ${mission} is ${result.run_status} (${result.progress}% merged)`,
+  );
+}
+
+async function missionWait(): Promise<void> {
+  const mission = await missionId();
+  const result = await run<{ state: string; run_status: string; progress: number }>("mission_wait", {
+    mission_id: mission,
+    timeout_s: 50,
+  });
+  void vscode.window.showInformationMessage(
+    `Podium: mission ${mission} is ${result.state}, run ${result.run_status}, ${result.progress}% merged`,
+  );
 }
 
 async function verifyFile(): Promise<void> {

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Generator
-from contextlib import contextmanager
+from contextlib import AbstractAsyncContextManager, contextmanager
 from pathlib import Path
+from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 
@@ -13,13 +14,20 @@ from podium.orchestration.missions import Missions
 from podium.server.core_ops import INSTRUCTIONS, build_registry
 from podium.server.http import HttpSettings, run_http
 from podium.server.mcp_adapter import build_mcp_server
+from podium.server.mission_runs import MissionRuns
 
 __all__ = ["build_server", "open_missions", "serve"]
 
 
-def build_server(missions: Missions) -> MCPServer:
-    """The MCP server offering Podium's operations over ``missions``."""
-    return build_mcp_server(build_registry(missions), instructions=INSTRUCTIONS)
+def build_server(missions: Missions, runs: MissionRuns | None = None) -> MCPServer:
+    """The MCP server offering Podium's operations over ``missions``; it runs missions in ``runs``."""
+    runs = runs if runs is not None else MissionRuns(missions)
+    serving = runs.serving
+
+    def lifespan(server: MCPServer[Any]) -> AbstractAsyncContextManager[None]:
+        return serving()
+
+    return build_mcp_server(build_registry(missions, runs), instructions=INSTRUCTIONS, lifespan=lifespan)
 
 
 @contextmanager

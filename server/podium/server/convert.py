@@ -12,12 +12,14 @@ from pathlib import Path
 from podium.orchestration.missions import Claim, FinishOutcome, MissionStatus, NoTask, TaskSpec
 from podium.orchestration.model import Mission, Role, Size, Task, TaskState
 from podium.orchestration.submissions import SubmitOutcome
+from podium.server.mission_runs import MissionLook
 from podium.server.models import (
     EditInput,
     FindingView,
     LeaseView,
     MissionCancelResult,
     MissionFinishResult,
+    MissionRunView,
     MissionStartResult,
     MissionStatusView,
     RoadmapAddResult,
@@ -47,6 +49,7 @@ __all__ = [
     "release_result",
     "release_status",
     "roadmap_add_result",
+    "run_view",
     "specs",
     "status_view",
     "submit_result",
@@ -231,6 +234,21 @@ def finish_result(outcome: FinishOutcome) -> MissionFinishResult:
 def cancel_result(outcome: FinishOutcome) -> MissionCancelResult:
     return MissionCancelResult(
         mission_id=outcome.mission.id, state=outcome.mission.state.value, cancelled=list(outcome.cancelled)
+    )
+
+
+def run_view(look: MissionLook) -> MissionRunView:
+    status, run = look.status, look.run
+    return MissionRunView(
+        mission_id=status.mission.id,
+        state=status.mission.state.value,
+        counts=dict(status.counts),
+        progress=status.progress,
+        run_id=run.run_id,
+        run_status=run.status,
+        changed=look.changed,
+        events=list(run.events),
+        diagnosis=run.diagnosis,
     )
 
 

@@ -20,15 +20,19 @@ from podium.orchestration.missions import Missions
 from podium.orchestration.submissions import Submissions
 from podium.orchestration.verify import verify_edits
 from podium.server import convert
+from podium.server.mission_runs import MissionRuns
 from podium.server.models import (
     MissionCancelInput,
     MissionCancelResult,
     MissionFinishInput,
     MissionFinishResult,
+    MissionRunInput,
+    MissionRunView,
     MissionStartInput,
     MissionStartResult,
     MissionStatusInput,
     MissionStatusResult,
+    MissionWaitInput,
     RoadmapAddInput,
     RoadmapAddResult,
     SubmitResult,
@@ -57,9 +61,14 @@ INSTRUCTIONS = (
 )
 
 
-def build_registry(missions: Missions) -> OperationRegistry:
-    """The eleven mission operations and the roadmap resource, bound to ``missions``."""
+def build_registry(missions: Missions, runs: MissionRuns | None = None) -> OperationRegistry:
+    """The mission operations and the roadmap resource, bound to ``missions``.
+
+    ``runs`` holds the Commanders ``mission_run`` starts; the server that serves the registry must keep
+    ``runs.serving()`` open (without it ``mission_run`` refuses; ``mission_wait`` still watches the store).
+    """
     registry = OperationRegistry()
+    runs = runs if runs is not None else MissionRuns(missions)
     submissions = Submissions(missions)
     run = anyio.to_thread.run_sync
 
@@ -136,8 +145,19 @@ def build_registry(missions: Missions) -> OperationRegistry:
 
     @registry.operation("mission_cancel", MissionCancelInput, MissionCancelResult)
     async def mission_cancel(ctx: OperationContext, params: MissionCancelInput) -> MissionCancelResult:
-        """Cancel a mission and its open tasks; your branch is untouched."""
+        """Cancel a mission, its open tasks and its run; your branch is untouched."""
+        await runs.stop(params.mission_id, f"mission {params.mission_id} was cancelled")
         return convert.cancel_result(await run(missions.cancel, params.mission_id))
+
+    @registry.operation("mission_run", MissionRunInput, MissionRunView)
+    async def mission_run(ctx: OperationContext, params: MissionRunInput) -> MissionRunView:
+        """Run the mission with the server's agents in the background; then mission_wait."""
+        return convert.run_view(await runs.start(params.mission_id, params.backend, params.workers))
+
+    @registry.operation("mission_wait", MissionWaitInput, MissionRunView)
+    async def mission_wait(ctx: OperationContext, params: MissionWaitInput) -> MissionRunView:
+        """Wait up to timeout_s for the mission to change; repeat while run_status is running."""
+        return convert.run_view(await runs.wait(params.mission_id, params.timeout_s))
 
     @registry.operation("verify", VerifyInput, VerdictView)
     async def verify(ctx: OperationContext, params: VerifyInput) -> VerdictView:

@@ -23,6 +23,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Generator, Sequence
+from contextlib import AsyncExitStack
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -41,6 +42,7 @@ from podium.orchestration.store import Store
 from podium.server import lsp_convert
 from podium.server.core_ops import build_registry
 from podium.server.lsp_feedback import Feedback, Level, ProgressUpdate, TaskFinding
+from podium.server.mission_runs import MissionRuns
 from podium.server.operations import (
     ErrorReport,
     Operation,
@@ -127,9 +129,17 @@ class PodiumLanguageServer(LanguageServer):
         registry: the operations to offer as commands.
         store: the project's store whose event log feeds the editor feedback (none: commands only).
         root: the repository's top level, where diagnostics are published (required with ``store``).
+        runs: the mission runs the registry's ``mission_run`` starts; they live as long as a connection.
     """
 
-    def __init__(self, registry: OperationRegistry, *, store: Store | None = None, root: Path | None = None):
+    def __init__(
+        self,
+        registry: OperationRegistry,
+        *,
+        store: Store | None = None,
+        root: Path | None = None,
+        runs: MissionRuns | None = None,
+    ):
         super().__init__(
             SERVER_NAME,
             _package_version(),
@@ -137,6 +147,7 @@ class PodiumLanguageServer(LanguageServer):
             protocol_cls=_PodiumProtocol,
         )
         self.registry = registry
+        self._runs = runs
         self._feedback: Feedback | None = None
         if store is not None:
             if root is None:
@@ -168,6 +179,14 @@ class PodiumLanguageServer(LanguageServer):
         """Serve one connection until ``exit`` or the end of input; the exit status LSP asks for."""
         self._initialized = anyio.Event()
         self._feedback_scope = anyio.CancelScope()
+        code = 1
+        async with AsyncExitStack() as stack:
+            if self._runs is not None:
+                await stack.enter_async_context(self._runs.serving())
+            code = await self._serve_connection(reader)
+        return code
+
+    async def _serve_connection(self, reader: AsyncReader) -> int:
         code = 1
         async with anyio.create_task_group() as tg:
             if self._feedback is not None:
@@ -316,7 +335,8 @@ class _EditorSink:
 def build_lsp_server(missions: Missions) -> PodiumLanguageServer:
     """The LSP server for the project of ``missions``: its operations, and feedback from its store."""
     root = repository_root(missions.root)
-    return PodiumLanguageServer(build_registry(missions), store=missions.store, root=root)
+    runs = MissionRuns(missions)
+    return PodiumLanguageServer(build_registry(missions, runs), store=missions.store, root=root, runs=runs)
 
 
 def run_stdio(server: PodiumLanguageServer) -> int:

@@ -23,6 +23,7 @@ import inspect
 import json
 import math
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -62,6 +63,7 @@ CHARS_PER_TOKEN = 4
 
 ToolRunner = Callable[[Context[Any, Any], dict[str, Any]], Awaitable[CallToolResult]]
 _CONTEXT_PARAMETER = "mcp_context"
+Lifespan = Callable[[MCPServer[Any]], AbstractAsyncContextManager[object]]
 
 
 def build_mcp_server(
@@ -70,8 +72,12 @@ def build_mcp_server(
     name: str = SERVER_NAME,
     instructions: str | None = None,
     server_version: str | None = None,
+    lifespan: Lifespan | None = None,
 ) -> MCPServer:
     """An MCP server offering every operation of ``registry`` as a tool and every resource as one too.
+
+    ``lifespan`` is entered once while the server serves (once per connection for in-process clients):
+    where background work the operations start, such as mission runs, lives.
 
     Run it with ``server.run()`` (stdio), `podium.server.http.serve_http` (streamable HTTP), or connect
     in-process with ``mcp.Client(server)``.
@@ -83,6 +89,7 @@ def build_mcp_server(
         instructions=instructions,
         tools=tools,
         warn_on_duplicate_tools=False,
+        lifespan=lifespan,
     )
     for resource in registry.resources:
         _add_resource(server, resource)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, model_v
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from podium.server.mission_runs import MAX_WAIT_S
 from podium.server.operations import OperationInput, OperationResult
 
 __all__ = [
@@ -24,11 +25,14 @@ __all__ = [
     "MissionCancelResult",
     "MissionFinishInput",
     "MissionFinishResult",
+    "MissionRunInput",
+    "MissionRunView",
     "MissionStartInput",
     "MissionStartResult",
     "MissionStatusInput",
     "MissionStatusResult",
     "MissionStatusView",
+    "MissionWaitInput",
     "RoadmapAddInput",
     "RoadmapAddResult",
     "SourceView",
@@ -181,6 +185,17 @@ class MissionCancelInput(OperationInput):
     mission_id: str
 
 
+class MissionRunInput(OperationInput):
+    mission_id: str
+    backend: str | None = Field(default=None, description="scripted, command or openai.")
+    workers: int | None = Field(default=None, ge=1)
+
+
+class MissionWaitInput(OperationInput):
+    mission_id: str
+    timeout_s: float = Field(default=MAX_WAIT_S, le=MAX_WAIT_S)
+
+
 class VerifyInput(OperationInput):
     edits: list[EditInput]
     root: str | None = Field(default=None, description="A directory in the project (default: its root).")
@@ -224,7 +239,7 @@ class SourceView(_Result):
     elapsed_ms: float
 
 
-class VerdictView(_Result):
+class VerdictView(_SharedView):
     accepted: bool
     summary: str
     findings_new: list[FindingView]
@@ -317,3 +332,18 @@ class MissionCancelResult(_Result):
     mission_id: str
     state: str
     cancelled: list[str]
+
+
+class MissionRunView(_SharedView):
+    """A mission and this server's run of it; ``changed`` is false when mission_wait timed out, or when
+    mission_run found a run already going."""
+
+    mission_id: str
+    state: str
+    counts: dict[str, int]
+    progress: float
+    run_id: str
+    run_status: str = Field(description="running, completed, failed, stagnated, stopped or none.")
+    changed: bool
+    events: list[str]
+    diagnosis: str | None
