@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ("tests.bench.bench_gate_diagnostics", "tests.bench.bench_mcp")
+BENCHES = ("tests.bench.bench_gate_diagnostics", "tests.bench.bench_mcp", "tests.bench.bench_commander")
 
 
 def main() -> int:
