@@ -422,6 +422,10 @@ class Store:
         _require_name(worker, "worker")
         if lease_seconds <= 0:
             raise InputError(f"lease_seconds must be positive, not {lease_seconds}")
+        if not self._claimable(mission_id, self.now() if now is None else now):
+            # Idle workers poll often; most find nothing, and must not queue on the write lock to learn it.
+            # A task that becomes claimable right after this look is found by the next claim.
+            return None
         with self._write() as txn:
             at = txn.now if now is None else now
             if load_mission(txn.conn, mission_id).state is not MissionState.ACTIVE:
@@ -453,6 +457,17 @@ class Store:
                 }
                 return txn.change_task(task, changes, actor=worker, kind="task.claimed")
             return None
+
+    def _claimable(self, mission_id: str, at: float) -> bool:
+        """Whether the mission has a ready task or an expired lease, read without the write lock."""
+        leased = ", ".join(f"'{state.value}'" for state in LEASED_STATES)
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM tasks WHERE mission_id = ? AND (state = ?"
+                f" OR (state IN ({leased}) AND lease_expires IS NOT NULL AND lease_expires <= ?)))",
+                (mission_id, TaskState.READY.value, at),
+            ).fetchone()
+        return bool(row[0])
 
     def heartbeat(
         self, mission_id: str, task_id: str, worker: str, lease_seconds: float, now: float | None = None
