@@ -39,6 +39,7 @@ from podium.orchestration.agents.base import (
     RateLimited,
 )
 from podium.orchestration.attempts import see_through
+from podium.orchestration.broadcast import Broadcast
 from podium.orchestration.errors import RoadmapError
 from podium.orchestration.events import JsonValue
 from podium.orchestration.hooks import HookEvent, HookEventName, HookOutcome, Hooks, build_hooks
@@ -164,21 +165,6 @@ class CommanderSettings:
             raise ValueError("shutdown_grace_s must not be negative and shutdown_timeout_s must be positive")
 
 
-class _Signal:
-    """Wakes every waiter once per notify; waiters take the event *before* looking, so none is missed."""
-
-    def __init__(self) -> None:
-        self._event = anyio.Event()
-
-    @property
-    def current(self) -> anyio.Event:
-        return self._event
-
-    def notify(self) -> None:
-        self._event.set()
-        self._event = anyio.Event()
-
-
 class Commander:
     """Runs missions with agent backends; one run at a time per instance.
 
@@ -230,7 +216,7 @@ class Commander:
         self._breakers: dict[str, CircuitBreaker] = {}
         self._stop = anyio.Event()
         self._outcome: tuple[RunOutcome, str] | None = None
-        self._changed = _Signal()
+        self._changed = Broadcast()
         self._in_flight = 0
         self._recovery = Recovery()
         self.progress = RunProgress(

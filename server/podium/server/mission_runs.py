@@ -24,6 +24,7 @@ import anyio
 import anyio.to_thread
 from anyio.abc import TaskGroup
 
+from podium.orchestration.broadcast import Broadcast
 from podium.orchestration.commander import Commander
 from podium.orchestration.missions import Missions, MissionStatus
 from podium.orchestration.model import MissionState
@@ -126,21 +127,6 @@ class _Run:
         return RunState(self.commander.identity.run_id, status, tuple(self.events), diagnosis)
 
 
-class _Signal:
-    """Wakes every waiter once per notify; waiters take the event before looking, so none is missed."""
-
-    def __init__(self) -> None:
-        self._event = anyio.Event()
-
-    @property
-    def current(self) -> anyio.Event:
-        return self._event
-
-    def notify(self) -> None:
-        self._event.set()
-        self._event = anyio.Event()
-
-
 class MissionRuns:
     """The Commanders one server runs, at most one per mission.
 
@@ -162,7 +148,7 @@ class MissionRuns:
         self._poll_s = poll_s
         self._group: TaskGroup | None = None
         self._runs: dict[str, _Run] = {}
-        self._changed = _Signal()
+        self._changed = Broadcast()
 
     @asynccontextmanager
     async def serving(self) -> AsyncIterator[None]:
