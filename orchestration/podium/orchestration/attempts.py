@@ -122,7 +122,13 @@ class _TaskFlow:
         await cmd.emit(
             "claimed", f"{task.id} ({task.title}) → {self.worker}, attempt {self.attempt}", task.id
         )
+        judged = 0
         while True:
+            if self.attempt > cmd.settings.max_attempts and judged == 0 and task.last_verdict is None:
+                # Only claims cut short by crashes raised the count: no attempt was ever judged, so none
+                # was used up (seen when a run was killed at random points and resumed ten times).
+                self.attempt = 1
+                await self._set_attempts(1)
             # exhausted first: a task that used its last attempt fails even when the run is stopping
             if self.attempt > cmd.settings.max_attempts:
                 await self._fail(f"no attempt left after {cmd.settings.max_attempts}; last: {self._last()}")
@@ -133,6 +139,7 @@ class _TaskFlow:
             self.kind, self.accepted, self.log = "rejected", False, ""
             step = await self._attempt()
             if step != "lost":
+                judged += 1
                 kind: RoundKind = "progress" if self.accepted else self.kind
                 cmd.round_done(task.id, kind, [finding_key(f) for f in self.findings] or self._feedback_key())
             if step != "again":
