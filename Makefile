@@ -7,6 +7,8 @@ NODE_DIR := tests/e2e/node
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 VSCODE_DIR := clients/vscode
 VSCODE_STAMP := $(VSCODE_DIR)/node_modules/.installed
+AGENTS_DIR := tests/e2e/agent_clients
+AGENTS_STAMP := $(AGENTS_DIR)/node_modules/.installed
 
 .PHONY: demo test lint typecheck pytest bench venv node-tools clean
 
@@ -30,7 +32,12 @@ $(VSCODE_STAMP): $(VSCODE_DIR)/package.json $(VSCODE_DIR)/package-lock.json
 	cd $(VSCODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $(VSCODE_STAMP)
 
-node-tools: $(NODE_STAMP) $(VSCODE_STAMP)
+# The coding-agent CLIs (OpenCode, Claude Code) the end-to-end tests drive, pinned in its package-lock.json.
+$(AGENTS_STAMP): $(AGENTS_DIR)/package.json $(AGENTS_DIR)/package-lock.json
+	cd $(AGENTS_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(AGENTS_STAMP)
+
+node-tools: $(NODE_STAMP) $(VSCODE_STAMP) $(AGENTS_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python clients/demo/run_demo.py
@@ -44,7 +51,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/basedpyright
 
-pytest: $(STAMP) $(NODE_STAMP) $(VSCODE_STAMP)
+pytest: $(STAMP) $(NODE_STAMP) $(VSCODE_STAMP) $(AGENTS_STAMP)
 	PODIUM_REQUIRE_E2E_TOOLS=1 $(BIN)/python -m pytest -q tests --ignore=tests/bench
 
 test: lint typecheck pytest
@@ -53,4 +60,5 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache build dist $(NODE_DIR)/node_modules $(VSCODE_DIR)/node_modules $(VSCODE_DIR)/out
+	rm -rf $(VENV) .pytest_cache build dist $(NODE_DIR)/node_modules $(VSCODE_DIR)/node_modules $(VSCODE_DIR)/out \
+		$(AGENTS_DIR)/node_modules
