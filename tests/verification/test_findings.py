@@ -12,7 +12,9 @@ def test_location_is_path_line_and_column() -> None:
 
 
 def test_to_dict_holds_every_field() -> None:
-    finding = Finding("ruff", "F821", "undefined name", "a.py", 1, 2, 1, 5, "warning", "f", "x", "frame")
+    finding = Finding(
+        "ruff", "F821", "undefined name", "a.py", 1, 2, 1, 5, "warning", "f", "x", "frame", "on line 1"
+    )
 
     assert finding.to_dict() == {
         "source": "ruff",
@@ -27,6 +29,7 @@ def test_to_dict_holds_every_field() -> None:
         "symbol": "f",
         "excerpt": "x",
         "frame": "frame",
+        "reason": "on line 1",
     }
 
 

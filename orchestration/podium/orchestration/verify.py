@@ -37,6 +37,7 @@ def gate_policy(config: PodiumConfig) -> GatePolicy:
         allow_rules=tuple(gate.allow_rules),
         deny_rules=tuple(gate.deny_rules),
         on_source_failure=gate.on_source_failure,
+        require_attribution=gate.require_attribution,
     )
 
 

@@ -128,6 +128,7 @@ def finding_view(finding: Finding) -> FindingView:
         severity=finding.severity,
         symbol=finding.symbol,
         frame=finding.frame,
+        reason=finding.reason,
     )
 
 

@@ -232,6 +232,7 @@ class FindingView(_SharedView):
     severity: str
     symbol: str
     frame: str
+    reason: str = ""
 
 
 class SourceView(_Result):

@@ -38,6 +38,8 @@ class Finding:
         excerpt: the offending source text with whitespace collapsed, cut to ``EXCERPT_LIMIT``; part of
             the finding's identity when before/after findings are compared.
         frame: a few numbered source lines with a caret under the position.
+        reason: for a finding the gate holds against an edit, one line saying why it is the edit's
+            doing (see ``attribution.py``); empty otherwise.
     """
 
     source: str
@@ -52,6 +54,7 @@ class Finding:
     symbol: str = ""
     excerpt: str = ""
     frame: str = ""
+    reason: str = ""
 
     @property
     def location(self) -> str:
@@ -73,6 +76,7 @@ class Finding:
             "symbol": self.symbol,
             "excerpt": self.excerpt,
             "frame": self.frame,
+            "reason": self.reason,
         }
 
 

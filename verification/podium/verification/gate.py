@@ -17,12 +17,13 @@ import concurrent.futures
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Literal, Protocol
 
 import anyio
 
+from podium.verification.attribution import SYNTAX_SOURCES, EditNames, Footprint, attribute
 from podium.verification.background import BackgroundLoop, shared_loop
 from podium.verification.changes import ChangeSet, FileChange
 from podium.verification.delta import classify
@@ -37,8 +38,6 @@ from podium.verification.verdict import SourceRun, Verdict
 logger = logging.getLogger(__name__)
 
 SourceFailurePolicy = Literal["reject", "accept"]
-SYNTAX_SOURCES: frozenset[str] = frozenset({"tree-sitter", "python-compile"})
-"""Sources whose new findings in a file mean it does not parse (see the module docstring)."""
 DEFAULT_DENY_RULES: tuple[str, ...] = ("E9", "F63", "F7", "F82")
 """Rules that block whatever severity their tool gives them: flake8's classic "stop the build" set
 (syntax and I/O errors, invalid comparisons, misplaced statements, undefined names)."""
@@ -69,6 +68,8 @@ class GatePolicy:
         deny_rules: findings of these rules block at any severity.
         on_source_failure: what a failed diagnostics source does to the verdict: "reject" (the edit
             is not accepted, as unverified) or "accept" (a note only).
+        require_attribution: a new finding blocks only if it can be tied to the edit (see
+            ``attribution.py``); the others are listed in the notes as not counted.
 
     A rule pattern is ``source:code`` or just ``code``; the code matches as a prefix, as in ruff's
     ``select`` (``ruff:F82`` is F821, F822 and F823 of ruff; ``reportUnused`` is every such rule).
@@ -80,6 +81,7 @@ class GatePolicy:
     allow_rules: tuple[str, ...] = DEFAULT_ALLOW_RULES
     deny_rules: tuple[str, ...] = DEFAULT_DENY_RULES
     on_source_failure: SourceFailurePolicy = "reject"
+    require_attribution: bool = True
 
 
 DEFAULT_POLICY = GatePolicy()
@@ -167,7 +169,7 @@ class Gate:
         by_path = {change.path: change for change in changes.files}
         order = {path: index for index, path in enumerate(changes.paths)}
         linemaps: dict[str, LineMap | None] = {}
-        new: list[Finding] = []
+        candidates: list[Finding] = []
         preexisting: list[Finding] = []
         notes: list[str] = []
         runs: list[tuple[int, SourceRun]] = []
@@ -197,10 +199,11 @@ class Gate:
                     linemaps[found.path],
                     before_complete=found.before_complete,
                 )
-                new.extend(delta.new)
+                candidates.extend(delta.new)
                 preexisting.extend(delta.preexisting)
                 if name in SYNTAX_SOURCES and delta.new:
                     unparsable.add(found.path)
+        new, uncounted = self._attribute(candidates, changes, linemaps)
         notes.extend(
             f"{path}: does not parse after the edit; judged by the syntax check alone"
             for path in sorted(skipped, key=lambda p: (order.get(p, len(order)), p))
@@ -208,6 +211,12 @@ class Gate:
 
         def position(finding: Finding) -> tuple[int, str, int, int]:
             return (order.get(finding.path, len(order)), finding.path, finding.line, finding.column)
+
+        notes.extend(
+            f"not counted: {f.location} {f.source} {f.message} (new, but on a line the edit did not touch "
+            "and naming nothing it changed)"
+            for f in sorted(uncounted, key=position)
+        )
 
         present = [c.path for c in changes.files if c.after is not None]
         return Verdict(
@@ -219,6 +228,31 @@ class Gate:
             files_checked=tuple(sorted(checked, key=lambda p: (order.get(p, len(order)), p))),
             files_unchecked=tuple(p for p in present if p not in checked),
         )
+
+    def _attribute(
+        self, candidates: list[Finding], changes: ChangeSet, linemaps: dict[str, LineMap | None]
+    ) -> tuple[list[Finding], list[Finding]]:
+        """The new findings split into those held against the edit (with their reason) and the others."""
+        if not candidates:
+            return [], []
+        footprints = {
+            change.path: Footprint.of(change, linemaps.get(change.path) or _linemap(change, None))
+            for change in changes.files
+            if change.after is not None
+        }
+        names = EditNames.of(footprints)
+        texts = {change.path: change.after or "" for change in changes.files}
+        held: list[Finding] = []
+        uncounted: list[Finding] = []
+        for finding in candidates:
+            reason = attribute(finding, footprints.get(finding.path), names, texts.get(finding.path, ""))
+            if reason:
+                held.append(replace(finding, reason=reason))
+            elif self.policy.require_attribution:
+                uncounted.append(finding)
+            else:
+                held.append(replace(finding, reason="new after the edit (attribution not required)"))
+        return held, uncounted
 
     def _failure_note(self, name: str, failure: str) -> str:
         if self.policy.on_source_failure == "reject":
@@ -265,8 +299,10 @@ async def _diagnose_all(
     return [results[index] for index in range(len(sources))]
 
 
-def _linemap(change: FileChange | None, found: FileFindings) -> LineMap | None:
+def _linemap(change: FileChange | None, found: FileFindings | None) -> LineMap | None:
     if change is None:
+        if found is None:
+            return None
         # A file outside the change set (a language server reporting on a dependent file) is unchanged.
         lines = max((f.end_line for f in (*found.before, *found.after)), default=1)
         return LineMap.unchanged(lines)

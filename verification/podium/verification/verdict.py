@@ -71,6 +71,8 @@ def render_verdict(verdict: Verdict) -> str:
     for finding in verdict.findings_new:
         where = f" (in {finding.symbol})" if finding.symbol else ""
         head = f"{finding.location}  {finding.source}  {finding.message}{where}"
+        if finding.reason:
+            head += f"\n  why: {finding.reason}"
         blocks.append(f"{head}\n{finding.frame}" if finding.frame else head)
     blocks.extend(f"note: {note}" for note in verdict.notes)
     blocks.append(verdict.summary)
@@ -99,6 +101,7 @@ def finding_json_schema() -> dict[str, Any]:
             "symbol",
             "excerpt",
             "frame",
+            "reason",
         ],
         "properties": {
             "source": {"type": "string", "description": "Check that found it: tree-sitter, python-compile …"},
@@ -113,6 +116,10 @@ def finding_json_schema() -> dict[str, Any]:
             "symbol": {"type": "string", "description": "Dotted enclosing definition, empty at top level."},
             "excerpt": {"type": "string", "description": "Offending source text, whitespace collapsed."},
             "frame": {"type": "string", "description": "Numbered source lines with a caret."},
+            "reason": {
+                "type": "string",
+                "description": "Why a new finding is the edit's doing, in one line; empty if pre-existing.",
+            },
         },
     }
 

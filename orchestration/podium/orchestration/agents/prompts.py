@@ -166,6 +166,8 @@ def render_findings(findings: Sequence[Finding], limit: int = MAX_FINDINGS) -> s
     for finding in findings[:limit]:
         where = f" (in {finding.symbol})" if finding.symbol else ""
         block = f"- {finding.location} [{finding.source} {finding.code}] {finding.message}{where}"
+        if finding.reason:
+            block += f"\n    why it counts: {finding.reason}"
         if finding.frame:
             block += "\n" + "\n".join(f"    {line}" for line in finding.frame.splitlines())
         blocks.append(block)
