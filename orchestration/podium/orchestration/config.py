@@ -122,6 +122,11 @@ class GateConfig(_Section):
         description="A diagnostics source that crashed or timed out: reject the edit as unverified, or "
         "accept it with a note.",
     )
+    require_attribution: bool = Field(
+        default=True,
+        description="A new finding blocks only if it touches a changed line or uses a name the edit removed "
+        "or redefined (docs/cli.md); false: every new finding blocks.",
+    )
     allow_rules: list[str] = Field(
         default=list(DEFAULT_ALLOW_RULES),
         description="Rules whose findings never block: 'source:code' or 'code', codes matched as prefixes.",
