@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import signal
+import sys
 from collections import OrderedDict, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -120,7 +121,7 @@ class LspClient:
         try:
             # A session of its own, so that the pool can kill the server with any children it started.
             process = await anyio.open_process(
-                list(argv), cwd=cwd, env=dict(os.environ), start_new_session=True
+                list(argv), cwd=cwd, env=server_environment(cwd), start_new_session=True
             )
         except OSError as exc:
             raise ServerExited(f"{name}: cannot start {' '.join(argv)}: {exc}") from exc
@@ -488,3 +489,19 @@ _CLIENT_CAPABILITIES: Json = {
     },
     "window": {"workDoneProgress": True},
 }
+
+
+def server_environment(root: Path) -> dict[str, str]:
+    """The environment a language server starts with: ours, with a real Python interpreter first on PATH.
+
+    Type checkers run `python3` from PATH to learn the import search paths, several times while starting.
+    A version manager's shim there (pyenv, asdf) is a chain of shell scripts, which cost basedpyright 1-2 s
+    of every cold start on our machines. The project's own virtual environment comes first when it has one
+    (imports then resolve against what the project installs), else the interpreter Podium runs on.
+    """
+    env = dict(os.environ)
+    for candidate in (root / ".venv" / "bin", root / "venv" / "bin", Path(sys.executable).parent):
+        if (candidate / "python3").is_file():
+            env["PATH"] = os.pathsep.join(filter(None, (str(candidate), env.get("PATH", ""))))
+            break
+    return env
