@@ -58,6 +58,10 @@ def sealed_env(base: Path, project: Path | None = None) -> dict[str, str]:
             "OPENCODE_DISABLE_AUTOUPDATE": "1",
             "OPENCODE_DISABLE_SHARE": "1",
             "OPENCODE_DISABLE_MODELS_FETCH": "1",
+            "OPENCODE_DISABLE_LSP_DOWNLOAD": "1",
+            # OpenCode npm-installs its plugin package into the config dir in the background; nothing of
+            # a test may reach the internet, so the registry is a closed local port.
+            "npm_config_registry": "http://127.0.0.1:9/",
             "DISABLE_AUTOUPDATER": "1",
             "DISABLE_TELEMETRY": "1",
             "DISABLE_ERROR_REPORTING": "1",
