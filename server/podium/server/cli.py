@@ -14,8 +14,12 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from podium.verification.errors import PodiumError
+
+if TYPE_CHECKING:
+    from podium.server.install.installer import InstallOptions
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
@@ -64,6 +68,11 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("--json", action="store_true", help="print the verdict as JSON (docs/cli.md)")
     verify.add_argument("--config", type=Path, help="podium.toml to use instead of DIR/podium.toml")
+    verify.add_argument(
+        "--batch",
+        action="store_true",
+        help='judge JSON lines {"root": DIR, "diff": TEXT} from stdin with warm servers; a verdict line each',
+    )
     verify.set_defaults(handler=_cmd_verify)
 
     audit = sub.add_parser("audit", help="the hash-chained event log")
@@ -114,7 +123,9 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--plan", type=Path, metavar="FILE", help="roadmap file (JSON or YAML); skips the planner"
     )
-    run.add_argument("--backend", metavar="NAME", help="the workers' backend: scripted, command or openai")
+    run.add_argument(
+        "--backend", metavar="NAME", help="the workers' backend: scripted, command, openai or opencode-server"
+    )
     run.add_argument("--workers", type=int, metavar="N", help="most workers at once")
     run.add_argument("--root", type=Path, default=Path("."), help="project directory (a git repository)")
     run.add_argument("--config", type=Path, help="podium.toml to use instead of DIR/podium.toml")
@@ -125,11 +136,51 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(handler=_cmd_run)
 
-    doctor = sub.add_parser("doctor", help="which checks the gate runs per language, and what is missing")
+    doctor = sub.add_parser(
+        "doctor", help="git, Python, the gate's checks per language, Podium in client configs: what to fix"
+    )
     doctor.add_argument("--root", type=Path, default=Path("."))
     doctor.add_argument("--config", type=Path)
     doctor.add_argument("--json", action="store_true")
+    doctor.add_argument("--opencode", type=Path, metavar="PATH", help="the opencode executable to check")
     doctor.set_defaults(handler=_cmd_doctor)
+
+    for name, verb in (("install", "add Podium to"), ("uninstall", "remove Podium from")):
+        parser_ = sub.add_parser(name, help=f"{verb} a client's config: opencode, claude or vscode")
+        parser_.add_argument("target", metavar="TARGET", help="opencode, claude or vscode")
+        scope = parser_.add_mutually_exclusive_group()
+        scope.add_argument(
+            "--project",
+            dest="scope",
+            action="store_const",
+            const="project",
+            help="the project's config file (the default)",
+        )
+        scope.add_argument(
+            "--global",
+            dest="scope",
+            action="store_const",
+            const="global",
+            help="the user's config (OpenCode: ~/.config/opencode/; Claude Code: ~/.claude.json)",
+        )
+        parser_.add_argument(
+            "--root", type=Path, default=Path("."), help="project directory (default: the git top level of .)"
+        )
+        parser_.add_argument("--dry-run", action="store_true", help="print the diff; write nothing")
+        if name == "install":
+            parser_.add_argument(
+                "--shape",
+                choices=("v1", "v2"),
+                help="OpenCode config shape (default: from `opencode --version`)",
+            )
+            parser_.add_argument("--opencode", type=Path, metavar="PATH", help="the opencode executable")
+            parser_.add_argument(
+                "--task-mode",
+                choices=("client", "server"),
+                default="client",
+                help="/task runs the mission with OpenCode's agents (client) or Podium's (server)",
+            )
+        parser_.set_defaults(handler=_cmd_install if name == "install" else _cmd_uninstall, scope="project")
 
     config = sub.add_parser("config", help="podium.toml")
     config_sub = config.add_subparsers(title="config commands", metavar="COMMAND")
@@ -156,6 +207,14 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     from podium.orchestration.verify import verify_diff, verify_uncommitted
     from podium.verification.verdict import render_verdict
 
+    if args.batch:
+        from podium.server.verify_batch import main_batch
+
+        if args.diff is not None:
+            from podium.verification.errors import InputError
+
+            raise InputError("--batch reads its diffs from stdin; --diff cannot be combined with it")
+        return main_batch(_existing_dir(args.root), args.config)
     root = _existing_dir(args.root)
     config = load_config(root, args.config)
     if args.diff is None:
@@ -290,8 +349,52 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     from podium.server.doctor import doctor_report, render_doctor
 
     root = _existing_dir(args.root)
-    report = doctor_report(root, load_config(root, args.config))
+    report = doctor_report(root, load_config(root, args.config), opencode=args.opencode)
     print(json.dumps(report, indent=2) if args.json else render_doctor(report))
+    return EXIT_REJECTED if report["failed"] else EXIT_OK
+
+
+def _install_options(args: argparse.Namespace) -> InstallOptions:
+    from podium.server.install.clientconfig import TARGETS, podium_command, project_root
+    from podium.server.install.installer import InstallOptions
+    from podium.verification.errors import InputError
+
+    if args.target not in TARGETS:
+        raise InputError(f"unknown target {args.target!r}; targets: {', '.join(TARGETS)}")
+    return InstallOptions(
+        target=args.target,
+        scope=args.scope,
+        root=project_root(_existing_dir(args.root)),
+        podium=podium_command(),
+        dry_run=args.dry_run,
+        shape=getattr(args, "shape", None),
+        opencode=getattr(args, "opencode", None),
+        task_mode=getattr(args, "task_mode", "client"),
+    )
+
+
+def _cmd_install(args: argparse.Namespace) -> int:
+    from podium.orchestration.project import git_common_dir
+    from podium.server.install.installer import install
+    from podium.server.install.report import print_outcome
+
+    options = _install_options(args)
+    if options.scope == "project" and git_common_dir(options.root) is None:
+        print(
+            f"podium: note: {options.root} is not a git repository; `podium mcp` will refuse to start there "
+            "until you run `git init` and commit",
+            file=sys.stderr,
+        )
+    print_outcome(install(options), options, verb="install")
+    return EXIT_OK
+
+
+def _cmd_uninstall(args: argparse.Namespace) -> int:
+    from podium.server.install.installer import uninstall
+    from podium.server.install.report import print_outcome
+
+    options = _install_options(args)
+    print_outcome(uninstall(options), options, verb="uninstall")
     return EXIT_OK
 
 

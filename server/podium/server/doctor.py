@@ -1,12 +1,16 @@
-"""`podium doctor`: which verification sources would judge an edit in this project, per language.
+"""`podium doctor`: which verification sources would judge an edit in this project, per language, and
+whether the environment (git, Python) and the clients' configs (OpenCode, Claude Code, VS Code) are right.
 
 Nothing is started: a diagnostics source is "active" when its program is found (see
 `podium.verification.catalog` for where Podium looks), "unavailable" otherwise; an unavailable source is
-noted in verdicts, never a reason to reject.
+noted in verdicts, never a reason to reject. The environment and client checks live in
+`podium.server.install.health`; ``failed`` is true when one of them fails hard (exit status 1).
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +27,22 @@ def diagnostics_sources(root: Path, config: PodiumConfig) -> tuple[ActiveSource,
     return active_sources(root, language_sources(config), source_specs(config), tool_dirs(config, root))
 
 
-def doctor_report(root: Path, config: PodiumConfig) -> dict[str, Any]:
-    """The report as JSON-able data: syntax sources, then diagnostics sources per language."""
+def doctor_report(
+    root: Path,
+    config: PodiumConfig,
+    env: Mapping[str, str] | None = None,
+    *,
+    opencode: Path | None = None,
+) -> dict[str, Any]:
+    """The report as JSON-able data: syntax sources, diagnostics sources per language, the environment,
+    and Podium's entries in each client config; ``failed`` when a hard check failed."""
+    from podium.server.install.clientconfig import find_opencode
+    from podium.server.install.health import client_checks, environment_checks
+
+    env = os.environ if env is None else env
+    found = find_opencode(opencode, env)
+    environment = environment_checks(env, found)
+    clients = client_checks(root, env, found)
     syntax = ["tree-sitter"] + (["python-compile"] if config.gate.python_compile else [])
     return {
         "root": str(root),
@@ -41,6 +59,9 @@ def doctor_report(root: Path, config: PodiumConfig) -> dict[str, Any]:
             }
             for row in diagnostics_sources(root, config)
         ],
+        "environment": environment,
+        "clients": clients,
+        "failed": environment["hard"] or any(check["hard"] for check in clients),
     }
 
 
@@ -51,11 +72,52 @@ def render_doctor(report: dict[str, Any]) -> str:
         f"project: {report['root']}",
         f"syntax: {', '.join(syntax['sources'])} ({len(syntax['languages'])} languages)",
     ]
+    lines.extend(_render_environment(report["environment"]))
     if not report["diagnostics_enabled"]:
         lines.append("diagnostics: off ([gate] diagnostics = false)")
-        return "\n".join(lines)
-    lines.append("diagnostics:")
-    rows: list[dict[str, Any]] = report["diagnostics"]
+    else:
+        lines.extend(_render_diagnostics(report["diagnostics"]))
+    lines.extend(_render_clients(report["clients"]))
+    return "\n".join(lines)
+
+
+def _render_environment(environment: dict[str, Any]) -> list[str]:
+    git = environment["git"]
+    python = environment["python"]
+    opencode = environment["opencode"]
+    lines = [
+        f"git: {git['version'] or 'NOT FOUND'}",
+        f"python: {python['version']} ({python['path']}){'' if python['ok'] else '  TOO OLD (3.11+ needed)'}",
+    ]
+    if opencode["version"] is not None:
+        shape = str(opencode["shape"]).upper()
+        lines.append(f"opencode: {opencode['version']} ({opencode['path']}), config shape {shape}")
+    else:
+        lines.append("opencode: not found" if opencode["path"] is None else f"opencode: {opencode['path']}")
+    lines.extend(f"  fix: {problem}" for problem in environment["problems"])
+    return lines
+
+
+def _render_clients(clients: list[dict[str, Any]]) -> list[str]:
+    lines = ["clients:"]
+    width = max(len(f"{check['client']} {check['scope']}") for check in clients)
+    for check in clients:
+        name = f"{check['client']} {check['scope']}"
+        if check["parses"] is False:
+            state = "DOES NOT PARSE"
+        elif check["installed"]:
+            present = sum(1 for status in check["entries"].values() if status == "present")
+            state = f"installed ({present}/{len(check['entries'])} entries current)"
+        else:
+            state = f"not installed (to add: {check['install']})"
+        lines.append(f"  {name:<{width}}  {check['path']}  {state}")
+        lines.extend(f"    problem: {problem}" for problem in check["problems"])
+        lines.extend(f"    fix: {fix}" for fix in check["fixes"])
+    return lines
+
+
+def _render_diagnostics(rows: list[dict[str, Any]]) -> list[str]:
+    lines = ["diagnostics:"]
     width = max((len(row["language"]) for row in rows), default=0)
     name_width = max((len(row["source"]) for row in rows), default=0)
     for row in rows:
@@ -67,4 +129,4 @@ def render_doctor(report: dict[str, Any]) -> str:
         lines.append(
             f"  {row['language']:<{width}}  {row['source']:<{name_width}}  {row['kind']:<3}  {where}"
         )
-    return "\n".join(lines)
+    return lines

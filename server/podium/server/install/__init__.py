@@ -1,0 +1,1 @@
+"""`podium install` / `podium uninstall`: Podium's entries in coding-agent and editor config files."""
