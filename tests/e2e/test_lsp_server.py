@@ -283,6 +283,12 @@ async def test_changes_made_through_a_concurrent_podium_mcp_reach_the_editor(
         await ed.wait_for(DIAGNOSTICS, lambda: bool(ed.diagnostics("inventory.py")))
         await ed.wait_for(SHOW_MESSAGE, lambda: ed.said(types.MessageType.Warning, "T1 rejected"))
 
+        # An editor that opens the file later (and drops what it had, as OpenCode does) is told again.
+        ed.client.diagnostics.pop(ed.uri("inventory.py"), None)
+        document = types.TextDocumentItem(ed.uri("inventory.py"), "python", 1, PROJECT["inventory.py"])
+        ed.client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=document))
+        await ed.wait_for(DIAGNOSTICS, lambda: bool(ed.diagnostics("inventory.py")))
+
         fixed = [{"path": "inventory.py", "content": FIXED_TOTAL}]
         submitted = await mcp_call(mcp, "task_submit", {"task_id": "T1", "worker": "agent", "edits": fixed})
         assert submitted["status"] == "merged"

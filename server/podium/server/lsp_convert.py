@@ -12,6 +12,8 @@ JSON-RPC and LSP reserve, and a Podium code this table does not know (a newer er
 
 from __future__ import annotations
 
+import urllib.parse
+import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
@@ -38,6 +40,7 @@ __all__ = [
     "result_json",
     "rpc_error_code",
     "show_message",
+    "workspace_path",
     "workspace_uri",
 ]
 
@@ -156,6 +159,20 @@ def progress_value(
 def workspace_uri(root: Path, path: str) -> str:
     """The URI of ``path`` (relative to the repository root, POSIX style) in the user's checkout."""
     return root.joinpath(*path.split("/")).as_uri()
+
+
+def workspace_path(root: Path, uri: str) -> str | None:
+    """The root-relative POSIX path of a ``file:`` URI inside ``root``; ``None`` for anything else."""
+    parsed = urllib.parse.urlparse(uri)
+    if parsed.scheme != "file":
+        return None
+    local = Path(urllib.request.url2pathname(parsed.path))
+    for base in dict.fromkeys((root, root.resolve())):
+        try:
+            return local.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return None
 
 
 def publish_diagnostics(

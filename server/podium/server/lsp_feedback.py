@@ -379,6 +379,12 @@ class Feedback:
         if (mission_id, task_id) in self._findings:
             await self._set_findings(mission_id, task_id, ())
 
+    async def republish(self, path: str) -> None:
+        """Send ``path``'s findings again, if it has any: an editor that opens a file after they were first
+        published may have dropped them (OpenCode clears a file's diagnostics when it opens it)."""
+        if any(path in files for files in self._findings.values()):
+            await self._publish(path)
+
     async def _publish(self, path: str) -> None:
         # a publication replaces everything shown on the file, so it carries every task's findings there
         on_path = [finding for files in self._findings.values() for finding in files.get(path, ())]

@@ -169,8 +169,15 @@ class PodiumLanguageServer(LanguageServer):
             if self._feedback_scope is not None:
                 self._feedback_scope.cancel()
 
+        async def did_open(params: types.DidOpenTextDocumentParams) -> None:
+            if self._feedback is not None and root is not None:
+                path = lsp_convert.workspace_path(root, params.text_document.uri)
+                if path is not None:
+                    await self._feedback.republish(path)
+
         self.feature(types.INITIALIZED)(initialized)
         self.feature(types.SHUTDOWN)(shutdown)
+        self.feature(types.TEXT_DOCUMENT_DID_OPEN)(did_open)
         pygls_rpc = logging.getLogger("pygls.protocol.json_rpc")
         if not any(isinstance(f, _QuietRefusals) for f in pygls_rpc.filters):
             pygls_rpc.addFilter(_QuietRefusals())
