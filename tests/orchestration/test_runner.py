@@ -165,3 +165,20 @@ def test_resume_refuses_a_finished_mission_and_an_empty_store(open_missions: Mis
     open_missions.finish(mission.id, apply=False)
     with pytest.raises(InputError, match="nothing to resume"):
         resumable_mission(open_missions, mission.id)
+
+
+def test_the_opencode_section_builds_the_opencode_server_backend(open_missions: Missions, root: Path) -> None:
+    fake = root / "tools" / "opencode"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    cfg = parse_config({**FAST, "agents": {"opencode": {"binary": "tools/opencode", "model": "p/m"}}})
+    backends = build_commander(open_missions, cfg, backend="opencode-server").backends
+    assert backends.for_role("worker").name == "opencode-server"
+    assert backends.for_role("reviewer") is backends.for_role("worker")
+
+    missing = parse_config({**FAST, "agents": {"opencode": {"binary": "tools/none"}}})
+    with pytest.raises(ConfigError, match=r"cannot find the OpenCode executable .*tools/none"):
+        build_commander(open_missions, missing, backend="opencode-server")
+    with pytest.raises(ConfigError, match=r"agents\.opencode\.model"):
+        parse_config({"agents": {"opencode": {"model": "no-provider"}}})

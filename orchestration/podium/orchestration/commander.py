@@ -37,6 +37,7 @@ from podium.orchestration.agents.base import (
     PlannedTask,
     PlanRequest,
     RateLimited,
+    close_backends,
 )
 from podium.orchestration.attempts import see_through
 from podium.orchestration.broadcast import Broadcast
@@ -260,6 +261,7 @@ class Commander:
                     await self._shutdown()
                 if bound.cancelled_caught:
                     logger.warning("run %s: clean-up did not finish in time", me.run_id)
+                await close_backends(self.backends.for_role(r) for r in _ROLES)
             return await self._report()
         finally:
             me.unregister()

@@ -199,7 +199,7 @@ class MissionConfig(_Section):
     )
 
 
-BackendKind = Literal["scripted", "command", "openai"]
+BackendKind = Literal["scripted", "command", "openai", "opencode-server"]
 
 
 def _argv_names_a_program(argv: list[str]) -> list[str]:
@@ -245,6 +245,48 @@ class OpenAIAgentConfig(_Section):
     temperature: float | None = Field(default=None, ge=0, le=2, description="Sampling temperature.")
 
 
+class OpenCodeAgentConfig(_Section):
+    """The `opencode-server` backend: each call an OpenCode session on `opencode serve`. Unset: defaults."""
+
+    url: str | None = Field(
+        default=None, min_length=1, description="A running `opencode serve` (unset: Podium starts one)."
+    )
+    binary: str | None = Field(
+        default=None,
+        min_length=1,
+        description="The `opencode` executable of a started server (unset: $PODIUM_OPENCODE, else PATH).",
+    )
+    model: str | None = Field(
+        default=None,
+        pattern=r"^[^/]+/.+$",
+        description="'provider/model' sent with each prompt (unset: OpenCode's configured model).",
+    )
+    agent: str | None = Field(default=None, min_length=1, description="The OpenCode agent (default build).")
+    timeout_s: float | None = Field(
+        default=None, gt=0, description="Seconds one session may take before it is aborted."
+    )
+    start_timeout_s: float | None = Field(
+        default=None, gt=0, description="Seconds the server may take to answer healthy."
+    )
+    request_timeout_s: float | None = Field(
+        default=None, gt=0, description="Seconds one HTTP request to the server may take."
+    )
+    on_permission: Literal["reject", "allow", "fail"] | None = Field(
+        default=None,
+        description="A session's permission request: reject it (default), allow it once, or fail the "
+        "attempt.",
+    )
+    keep_sessions: bool | None = Field(
+        default=None, description="Keep finished sessions on the server for inspection (default: delete)."
+    )
+    password_env: str | None = Field(
+        default=None, min_length=1, description="Environment variable holding the password of `url`."
+    )
+    extra_env: dict[str, str] = Field(
+        default={}, description="Extra environment variables of a started server."
+    )
+
+
 class AgentsConfig(_Section):
     """Which backend each role uses, and each backend's settings."""
 
@@ -258,6 +300,7 @@ class AgentsConfig(_Section):
     scripted: ScriptedAgentConfig = ScriptedAgentConfig()
     command: CommandAgentConfig = CommandAgentConfig()
     openai: OpenAIAgentConfig = OpenAIAgentConfig()
+    opencode: OpenCodeAgentConfig = OpenCodeAgentConfig()
 
 
 class CommanderConfig(_Section):

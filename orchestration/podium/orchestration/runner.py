@@ -15,6 +15,7 @@ import anyio.to_thread
 from podium.orchestration.agents.base import AgentBackend
 from podium.orchestration.agents.command import CommandSettings
 from podium.orchestration.agents.openai import OpenAISettings
+from podium.orchestration.agents.opencode_server import OpenCodeServerSettings
 from podium.orchestration.agents.registry import BACKEND_KINDS, BackendSettings, backend_by_name
 from podium.orchestration.agents.scripted import ScriptedSettings
 from podium.orchestration.agents.worker_tools import WorktreeVerifier
@@ -149,8 +150,29 @@ def _backend_settings(kind: str, agents: AgentsConfig, root: Path, *, redact: bo
         case "openai":
             given = agents.openai.model_dump(exclude_none=True)
             return OpenAISettings(**given)
+        case "opencode-server":
+            return _opencode_settings(agents, root, redact=redact)
         case _:
             raise ConfigError(f"unknown backend {kind!r}; the backends are {', '.join(BACKEND_KINDS)}")
+
+
+def _opencode_settings(agents: AgentsConfig, root: Path, *, redact: bool) -> OpenCodeServerSettings:
+    section = agents.opencode
+    given = section.model_dump(exclude_none=True, exclude={"binary", "extra_env"})
+    settings = OpenCodeServerSettings(
+        **given,
+        cwd=root,
+        env=tuple(section.extra_env.items()),
+        log_dir=log_dir(root),
+        log_filter=redact_secrets if redact else None,
+    )
+    if section.binary is not None:
+        # a bare name is looked up on PATH; a path is relative to the project
+        binary = Path(section.binary)
+        settings = replace(
+            settings, binary=binary if len(binary.parts) == 1 else _project_path(root, section.binary)
+        )
+    return settings
 
 
 def _project_path(root: Path, path: str) -> Path:

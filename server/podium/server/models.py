@@ -187,7 +187,7 @@ class MissionCancelInput(OperationInput):
 
 class MissionRunInput(OperationInput):
     mission_id: str
-    backend: str | None = Field(default=None, description="scripted, command or openai.")
+    backend: str | None = Field(default=None, description="scripted, command, openai or opencode-server.")
     workers: int | None = Field(default=None, ge=1)
 
 

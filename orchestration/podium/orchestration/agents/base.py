@@ -7,9 +7,13 @@ endpoint, an OpenCode server. The Commander never sees how; it sees these values
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
+
+import anyio
 
 from podium.orchestration.missions import TaskSpec
 from podium.orchestration.model import Task
@@ -98,3 +102,27 @@ class AgentBackend(Protocol):
     async def work(self, request: WorkRequest) -> WorkResult: ...
 
     async def review(self, request: ReviewRequest) -> ReviewResult: ...
+
+
+@runtime_checkable
+class ClosableBackend(Protocol):
+    """A backend that holds something between calls (a server it started): closed when a run ends."""
+
+    async def aclose(self) -> None: ...
+
+
+BACKEND_CLOSE_TIMEOUT_S = 15.0
+"""How long closing the backends of a run may take."""
+
+
+async def close_backends(backends: Iterable[AgentBackend]) -> None:
+    """`aclose` each distinct backend that has it; shielded and bounded, a failure is only logged."""
+    with anyio.move_on_after(BACKEND_CLOSE_TIMEOUT_S, shield=True) as bound:
+        for backend in {id(b): b for b in backends}.values():
+            if isinstance(backend, ClosableBackend):
+                try:
+                    await backend.aclose()
+                except Exception:
+                    logging.getLogger(__name__).exception("cannot close backend %s", backend.name)
+    if bound.cancelled_caught:
+        logging.getLogger(__name__).warning("closing the backends took over %g s", BACKEND_CLOSE_TIMEOUT_S)

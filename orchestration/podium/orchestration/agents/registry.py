@@ -5,21 +5,23 @@ from __future__ import annotations
 from podium.orchestration.agents.base import AgentBackend
 from podium.orchestration.agents.command import CommandBackend, CommandSettings
 from podium.orchestration.agents.openai import OpenAIBackend, OpenAISettings
+from podium.orchestration.agents.opencode_server import OpenCodeServerBackend, OpenCodeServerSettings
 from podium.orchestration.agents.scripted import ScriptedBackend, ScriptedSettings
 from podium.orchestration.agents.worker_tools import WorktreeVerifier, syntax_verifier
 from podium.verification.errors import ConfigError
 
 __all__ = ["BACKEND_KINDS", "BackendSettings", "backend_by_name"]
 
-BACKEND_KINDS: tuple[str, ...] = ("scripted", "command", "openai")
+BACKEND_KINDS: tuple[str, ...] = ("scripted", "command", "openai", "opencode-server")
 """The backend kinds Podium ships, as named in `podium.toml` and `--backend`."""
 
-BackendSettings = ScriptedSettings | CommandSettings | OpenAISettings
+BackendSettings = ScriptedSettings | CommandSettings | OpenAISettings | OpenCodeServerSettings
 
 _SETTINGS: dict[str, type[BackendSettings]] = {
     "scripted": ScriptedSettings,
     "command": CommandSettings,
     "openai": OpenAISettings,
+    "opencode-server": OpenCodeServerSettings,
 }
 
 
@@ -32,7 +34,7 @@ def backend_by_name(
 
     Raises:
         ConfigError: an unknown kind, settings of another kind, or settings the backend refuses (a command
-            backend without `argv`, an unreadable script …).
+            backend without `argv`, an unreadable script, no `opencode` to start …).
     """
     expected = _SETTINGS.get(name)
     if expected is None:
@@ -46,5 +48,7 @@ def backend_by_name(
             return CommandBackend(settings)
         case OpenAISettings():
             return OpenAIBackend(settings, verifier=verifier)
+        case OpenCodeServerSettings():
+            return OpenCodeServerBackend(settings)
         case None:
             return backend_by_name(name, expected(), verifier=verifier)
