@@ -33,8 +33,10 @@ $(VSCODE_STAMP): $(VSCODE_DIR)/package.json $(VSCODE_DIR)/package-lock.json
 	touch $(VSCODE_STAMP)
 
 # The coding-agent CLIs (OpenCode, Claude Code) the end-to-end tests drive, pinned in its package-lock.json.
+# `npm install --no-save`, not `npm ci`: the lock lists only the platform binaries the registry serves, and
+# `npm ci` refuses a lock without every optional platform package; --no-save installs from the lock as is.
 $(AGENTS_STAMP): $(AGENTS_DIR)/package.json $(AGENTS_DIR)/package-lock.json
-	cd $(AGENTS_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	cd $(AGENTS_DIR) && npm install --no-save --no-audit --no-fund --loglevel=error
 	touch $(AGENTS_STAMP)
 
 node-tools: $(NODE_STAMP) $(VSCODE_STAMP) $(AGENTS_STAMP)
