@@ -218,3 +218,23 @@ def test_a_correct_typescript_edit_is_accepted(ts_gate: Gate) -> None:
 
     assert verdict.accepted, verdict.findings_new
     assert "tsserver" in {s.name for s in verdict.sources}
+
+
+def test_a_file_changed_on_disk_since_an_earlier_check_is_seen_as_it_is_now(
+    tmp_path: Path, pool: LspPool
+) -> None:
+    # An earlier check leaves shapes.py open with its base text; then the file changes on disk (a task was
+    # merged). A later edit of another file importing the new function must not see the stale text.
+    (tmp_path / "shapes.py").write_text(SHAPES)
+    (tmp_path / "app.py").write_text(APP)
+    gate = Gate(extra_sources=[LspSource(BASEDPYRIGHT, tmp_path, pool)])
+    grown = SHAPES + "\n\ndef perimeter(width: int, height: int) -> int:\n    return 2 * (width + height)\n"
+    assert gate.check(ChangeSet((FileChange("shapes.py", SHAPES, grown),))).accepted
+
+    (tmp_path / "shapes.py").write_text(grown)
+    app = APP.replace("from shapes import area", "from shapes import area, perimeter").replace(
+        "size = area(width, 2)", "size = area(width, 2) + perimeter(width, 2)"
+    )
+    verdict = gate.check(ChangeSet((FileChange("app.py", APP, app),)))
+
+    assert verdict.accepted, verdict.findings_new

@@ -14,6 +14,7 @@ crashes, answers with errors or exceeds its timeout makes the report's ``failure
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -67,6 +68,8 @@ class LspSource:
     tool_dirs: Sequence[Path] = ()
     _cache: BaseCache = field(default_factory=BaseCache)
     _context: dict[str, str] = field(default_factory=dict[str, str])
+    _resting: dict[str, str] = field(default_factory=dict[str, str])
+    """Path → digest of the base text a document was left open with after a check."""
 
     @property
     def name(self) -> str:
@@ -108,6 +111,7 @@ class LspSource:
         self, server: LspClient, files: list[FileChange], context: Mapping[str, str]
     ) -> tuple[FileFindings, ...]:
         documents = _Documents(server, self.root, self.spec.settle, pull=self._pulls(server))
+        await self._forget_stale(documents, {c.path for c in files} | context.keys())
         await self._show_context(documents, {p: t for p, t in context.items() if self.handles(p)})
         base = {c.path: c.before for c in files if c.before is not None}
         edited = {c.path: c.after for c in files if c.after is not None}
@@ -124,10 +128,29 @@ class LspSource:
                 self._cache.put(path, base[path], before[path])
         found = await documents.diagnose(edited)
         await documents.rest(base)
+        for path, text in base.items():
+            if documents.uri(path) in server.open_documents:
+                self._resting[path] = _digest(text)
         return tuple(
             FileFindings(path, before.get(path, ()), self._findings(server, path, text, found[path]))
             for path, text in edited.items()
         )
+
+    async def _forget_stale(self, documents: _Documents, wanted: set[str]) -> None:
+        """Close documents an earlier check left open whose text is no longer the file on disk.
+
+        An open document overrides the disk for the server, so a file changed since (a task merged, the
+        user edited it) would be analysed as it was: another file importing a name it gained would look
+        broken. Those this check sends anyway (touched or context) are left to it.
+        """
+        open_documents = documents.server.open_documents
+        for path, digest in sorted(self._resting.items()):
+            uri = documents.uri(path)
+            if uri not in open_documents:
+                del self._resting[path]
+            elif path not in wanted and _file_digest(self.root / PurePosixPath(path)) != digest:
+                await documents.close(uri)
+                del self._resting[path]
 
     async def _show_context(self, documents: _Documents, context: Mapping[str, str]) -> None:
         """Open the change's context files with their texts; close those of an earlier check not wanted now.
@@ -153,6 +176,17 @@ class LspSource:
         return to_findings(
             self.name, path, text, (from_lsp(item) for item in items), server.position_encoding
         )
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _file_digest(path: Path) -> str | None:
+    try:
+        return _digest(path.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 class _Documents:
