@@ -26,7 +26,7 @@ X = size("ab")
 """
 
 
-def finding(line: int, message: str, *, path: str = "m.py", source: str = "basedpyright") -> Finding:
+def finding(line: int, message: str, *, path: str = "m.py", source: str = "checker") -> Finding:
     return Finding(source, "reportSomething", message, path, line, 5, line, 9)
 
 
@@ -124,7 +124,7 @@ def test_syntax_findings_and_new_files_are_always_the_edits_doing() -> None:
 
 
 def gate_with(found: Finding, *, require: bool) -> Gate:
-    source = ScriptedSource("basedpyright", {"m.py": ((), (found,))})
+    source = ScriptedSource("checker", {"m.py": ((), (found,))})
     policy = GatePolicy(tree_sitter=False, python_compile=False, require_attribution=require)
     return Gate(policy, [source])
 
@@ -137,7 +137,7 @@ def test_the_gate_lists_an_unattributed_finding_as_not_counted_and_accepts() -> 
 
     assert verdict.accepted
     assert verdict.findings_new == ()
-    assert any(n.startswith("not counted: m.py:7:5 basedpyright") for n in verdict.notes)
+    assert any(n.startswith("not counted: m.py:7:5 checker") for n in verdict.notes)
 
 
 def test_the_gate_holds_an_attributed_finding_with_its_reason() -> None:

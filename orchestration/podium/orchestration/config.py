@@ -35,7 +35,7 @@ from podium.orchestration.hooks import (
 )
 from podium.verification.catalog import DEFAULT_LANGUAGES, DEFAULT_SOURCES
 from podium.verification.errors import ConfigError
-from podium.verification.gate import DEFAULT_ALLOW_RULES, DEFAULT_DENY_RULES
+from podium.verification.gate import DEFAULT_ALLOW_RULES, DEFAULT_BLOCKING_RULES, DEFAULT_DENY_RULES
 from podium.verification.languages import LANGUAGES
 
 CONFIG_FILENAME = "podium.toml"
@@ -126,6 +126,16 @@ class GateConfig(_Section):
         default=True,
         description="A new finding blocks only if it touches a changed line or uses a name the edit removed "
         "or redefined (docs/cli.md); false: every new finding blocks.",
+    )
+    blocking_rules: dict[str, list[str]] = Field(
+        default={source: list(rules) for source, rules in DEFAULT_BLOCKING_RULES},
+        description="Per source, the only rules whose new findings block (code prefixes); sources not "
+        "listed block on every rule. The default keeps the type checker to rules that mean a failure.",
+    )
+    inferred_types_block: bool = Field(
+        default=False,
+        description="Whether a blocking_rules finding that quotes an inferred type (a union, a type "
+        "variable, Unknown) blocks too.",
     )
     allow_rules: list[str] = Field(
         default=list(DEFAULT_ALLOW_RULES),

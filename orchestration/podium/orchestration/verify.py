@@ -38,6 +38,8 @@ def gate_policy(config: PodiumConfig) -> GatePolicy:
         deny_rules=tuple(gate.deny_rules),
         on_source_failure=gate.on_source_failure,
         require_attribution=gate.require_attribution,
+        blocking_rules=tuple((source, tuple(rules)) for source, rules in gate.blocking_rules.items()),
+        inferred_types_block=gate.inferred_types_block,
     )
 
 

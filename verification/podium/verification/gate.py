@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -47,6 +48,26 @@ DEFAULT_ALLOW_RULES: tuple[str, ...] = (
 )
 """Rules that never block by default: whether a package is installed is a fact about the environment the
 language server runs in (Podium's, not necessarily the project's), not about the edit."""
+TYPE_CHECKER_RULES: tuple[str, ...] = (
+    "reportUndefinedVariable",
+    "reportAttributeAccessIssue",
+    "reportCallIssue",
+    "reportArgumentType",
+    "reportReturnType",
+    "reportAssignmentType",
+    "reportAbstractUsage",
+    "reportUnhashable",
+)
+"""The type checker's rules that block by default: each means the code will fail when it runs or breaks a
+declared contract. The rest (overrides, overloads, optional access, `Unknown` reports, …) judge code that
+runs; on real release edits they made most of the false rejections (docs/performance.md)."""
+DEFAULT_BLOCKING_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("basedpyright", TYPE_CHECKER_RULES),
+    ("pyright", TYPE_CHECKER_RULES),
+)
+_INFERRED_TYPE = re.compile(r'"[^"]*(?:\||@|\bUnknown\b|\*)[^"]*"')
+"""A quoted type in a checker's message that it inferred: a union, a type variable (`T@f`), `Unknown`,
+or a synthesized type (`object*`)."""
 WAIT_GRACE = 5.0
 """Seconds the caller waits beyond the slowest source's deadline before giving up on the loop itself."""
 
@@ -70,6 +91,11 @@ class GatePolicy:
             is not accepted, as unverified) or "accept" (a note only).
         require_attribution: a new finding blocks only if it can be tied to the edit (see
             ``attribution.py``); the others are listed in the notes as not counted.
+        blocking_rules: per source, the only rules whose findings block (prefixes, as above); sources
+            not listed block on every rule.
+        inferred_types_block: whether a finding of a source in ``blocking_rules`` blocks when its message
+            quotes a type the checker inferred (a union, a type variable, ``Unknown``); such findings
+            depend on inference across the project more than on the edit.
 
     A rule pattern is ``source:code`` or just ``code``; the code matches as a prefix, as in ruff's
     ``select`` (``ruff:F82`` is F821, F822 and F823 of ruff; ``reportUnused`` is every such rule).
@@ -82,6 +108,8 @@ class GatePolicy:
     deny_rules: tuple[str, ...] = DEFAULT_DENY_RULES
     on_source_failure: SourceFailurePolicy = "reject"
     require_attribution: bool = True
+    blocking_rules: tuple[tuple[str, tuple[str, ...]], ...] = DEFAULT_BLOCKING_RULES
+    inferred_types_block: bool = False
 
 
 DEFAULT_POLICY = GatePolicy()
@@ -260,13 +288,22 @@ class Gate:
         return f"source {name} failed ({failure}); judged without it (on_source_failure = accept)"
 
     def _blocking(self, findings: tuple[Finding, ...]) -> tuple[Finding, ...]:
+        return tuple(f for f in findings if self._blocks(f))
+
+    def _blocks(self, finding: Finding) -> bool:
         policy = self.policy
-        return tuple(
-            f
-            for f in findings
-            if not _matches(f, policy.allow_rules)
-            and (at_least(f.severity, policy.severity_threshold) or _matches(f, policy.deny_rules))
-        )
+        if _matches(finding, policy.allow_rules):
+            return False
+        if _matches(finding, policy.deny_rules):
+            return True
+        if not at_least(finding.severity, policy.severity_threshold):
+            return False
+        rules = dict(policy.blocking_rules).get(finding.source)
+        if rules is None or not finding.code:
+            return True
+        if not any(finding.code.startswith(rule) for rule in rules):
+            return False
+        return policy.inferred_types_block or not _INFERRED_TYPE.search(finding.message)
 
 
 def _matches(finding: Finding, patterns: tuple[str, ...]) -> bool:
