@@ -45,9 +45,18 @@ DEFAULT_DENY_RULES: tuple[str, ...] = ("E9", "F63", "F7", "F82")
 DEFAULT_ALLOW_RULES: tuple[str, ...] = (
     "basedpyright:reportMissingImports",
     "basedpyright:reportMissingModuleSource",
+    "tsserver:TS2307",
+    "tsserver:TS2580",
+    "tsserver:TS2582",
+    "tsserver:TS2591",
+    "tsserver:TS2688",
+    "tsserver:TS7",
 )
-"""Rules that never block by default: whether a package is installed is a fact about the environment the
-language server runs in (Podium's, not necessarily the project's), not about the edit."""
+"""Rules that never block by default. Whether a package or its type definitions are installed is a fact
+about the environment the language server runs in (Podium's, not necessarily the project's), not about the
+edit: missing imports, TypeScript's "cannot find module" (TS2307) and "install type definitions for node /
+jest / jquery" (TS2580, TS2582, TS2591, TS2688). TS7xxx are `noImplicitAny`-style strictness reports about
+code that runs."""
 TYPE_CHECKER_RULES: tuple[str, ...] = (
     "reportUndefinedVariable",
     "reportAttributeAccessIssue",
