@@ -13,6 +13,7 @@ language servers would only restate the parse error, often several times over.
 
 from __future__ import annotations
 
+import ast
 import concurrent.futures
 import logging
 import re
@@ -214,6 +215,11 @@ class Gate:
         unparsable: set[str] = set()
         skipped: set[str] = set()
         failed = False
+        reports, gaps = _without_grammar_gaps(reports, by_path)
+        notes.extend(
+            f"{path}: tree-sitter sees a syntax error that {authority} does not; {authority} decides"
+            for path, authority in sorted(gaps.items())
+        )
         # Syntax sources first, so that files they find broken are known before the others are judged.
         ordered = sorted(enumerate(reports), key=lambda item: item[1][0] not in SYNTAX_SOURCES)
         for index, (name, report, elapsed_ms) in ordered:
@@ -313,6 +319,58 @@ class Gate:
         if not any(finding.code.startswith(rule) for rule in rules):
             return False
         return policy.inferred_types_block or not _INFERRED_TYPE.search(finding.message)
+
+
+SYNTAX_AUTHORITIES: tuple[tuple[str, str], ...] = (("tsserver", "TS1"),)
+"""Language servers that parse with the language's own parser, with the codes of their syntax errors."""
+
+
+def _parses_as_python(change: FileChange | None) -> bool:
+    if change is None or change.after is None or not change.path.endswith((".py", ".pyi")):
+        return False
+    try:
+        compile(change.after, change.path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def _without_grammar_gaps(
+    reports: list[tuple[str, SourceReport, float]], by_path: dict[str, FileChange]
+) -> tuple[list[tuple[str, SourceReport, float]], dict[str, str]]:
+    """The reports with tree-sitter's new findings dropped where the language's own parser sees none.
+
+    tree-sitter grammars lag their languages (TypeScript's `in out` variance, new Python syntax): when
+    CPython's parser or the language's server parsed the edited file and found no syntax error, the grammar
+    is wrong, not the edit.
+    """
+    authorities: dict[str, str] = {}
+    for name, report, _ in reports:
+        codes = dict(SYNTAX_AUTHORITIES).get(name)
+        if codes is None or report.failure:
+            continue
+        for found in report.files:
+            if not any(f.code.startswith(codes) for f in found.after):
+                authorities.setdefault(found.path, name)
+    gaps: dict[str, str] = {}
+    kept: list[tuple[str, SourceReport, float]] = []
+    for name, report, elapsed in reports:
+        if name != "tree-sitter":
+            kept.append((name, report, elapsed))
+            continue
+        files: list[FileFindings] = []
+        for found in report.files:
+            change = by_path.get(found.path)
+            authority = "CPython's parser" if _parses_as_python(change) else authorities.get(found.path)
+            if authority is not None and change is not None and found.after:
+                linemap = _linemap(change, found)
+                if classify(found.before, found.after, linemap).new:
+                    gaps[found.path] = authority
+                    files.append(FileFindings(found.path, (), ()))
+                    continue
+            files.append(found)
+        kept.append((name, SourceReport(tuple(files), report.notes, report.failure), elapsed))
+    return kept, gaps
 
 
 def _matches(finding: Finding, patterns: tuple[str, ...]) -> bool:
