@@ -45,3 +45,16 @@ def test_typescript_the_server_parses_is_accepted_and_its_syntax_error_is_not() 
     assert judge(change, grammar, clean_server).accepted
     assert not judge(change, grammar, objecting).accepted
     assert not judge(change, grammar).accepted
+
+
+def test_another_parsers_recovery_from_an_old_syntax_error_is_not_new() -> None:
+    before, after = "x = (\ny = 1\n", "x = (\ny = 2\nz = 3\n"
+    old = syntax("m.py")
+    grammar = ScriptedSource("tree-sitter", {"m.py": ((old,), (old,))})
+    recovery = Finding("ruff", "invalid-syntax", "Expected `,`, found `=`", "m.py", 3, 3, 3, 4)
+    linter = ScriptedSource("ruff", {"m.py": ((), (recovery,))})
+
+    verdict = judge(FileChange("m.py", before, after), grammar, linter)
+
+    assert verdict.accepted, verdict.findings_new
+    assert recovery in verdict.findings_preexisting

@@ -13,7 +13,6 @@ language servers would only restate the parse error, often several times over.
 
 from __future__ import annotations
 
-import ast
 import concurrent.futures
 import logging
 import re
@@ -27,13 +26,14 @@ import anyio
 
 from podium.verification.attribution import SYNTAX_SOURCES, EditNames, Footprint, attribute
 from podium.verification.background import BackgroundLoop, shared_loop
-from podium.verification.changes import ChangeSet, FileChange
-from podium.verification.delta import classify
+from podium.verification.changes import ChangeSet
+from podium.verification.delta import Delta, classify
 from podium.verification.errors import VerificationError
 from podium.verification.findings import Finding, Severity, at_least
+from podium.verification.grammar import is_syntax_error, linemap_for, without_grammar_gaps
 from podium.verification.linemap import LineMap
 from podium.verification.pycompile import PythonCompileSource
-from podium.verification.sources import DiagnosticSource, FileFindings, FindingSource, SourceReport
+from podium.verification.sources import DiagnosticSource, FindingSource, SourceReport
 from podium.verification.syntax import TreeSitterSource
 from podium.verification.verdict import SourceRun, Verdict
 
@@ -208,6 +208,7 @@ class Gate:
         order = {path: index for index, path in enumerate(changes.paths)}
         linemaps: dict[str, LineMap | None] = {}
         candidates: list[Finding] = []
+        broken_before: set[str] = set()
         preexisting: list[Finding] = []
         notes: list[str] = []
         runs: list[tuple[int, SourceRun]] = []
@@ -215,7 +216,7 @@ class Gate:
         unparsable: set[str] = set()
         skipped: set[str] = set()
         failed = False
-        reports, gaps = _without_grammar_gaps(reports, by_path)
+        reports, gaps = without_grammar_gaps(reports, by_path)
         notes.extend(
             f"{path}: tree-sitter sees a syntax error that {authority} does not; {authority} decides"
             for path, authority in sorted(gaps.items())
@@ -235,17 +236,26 @@ class Gate:
                     continue
                 checked.add(found.path)
                 if found.path not in linemaps:
-                    linemaps[found.path] = _linemap(by_path.get(found.path), found)
+                    linemaps[found.path] = linemap_for(by_path.get(found.path), found)
                 delta = classify(
                     self._blocking(found.before),
                     self._blocking(found.after),
                     linemaps[found.path],
                     before_complete=found.before_complete,
                 )
+                if name in SYNTAX_SOURCES:
+                    if delta.new:
+                        unparsable.add(found.path)
+                    if found.before:
+                        broken_before.add(found.path)
+                elif found.path in broken_before:
+                    # The file did not parse before and the edit added no syntax error: another parser's
+                    # syntax errors are its recovery from the old one, shifting as the text around it changes.
+                    cascade = tuple(f for f in delta.new if is_syntax_error(f))
+                    kept = tuple(f for f in delta.new if f not in cascade)
+                    delta = Delta(kept, (*delta.preexisting, *cascade))
                 candidates.extend(delta.new)
                 preexisting.extend(delta.preexisting)
-                if name in SYNTAX_SOURCES and delta.new:
-                    unparsable.add(found.path)
         new, uncounted = self._attribute(candidates, changes, linemaps)
         notes.extend(
             f"{path}: does not parse after the edit; judged by the syntax check alone"
@@ -279,7 +289,7 @@ class Gate:
         if not candidates:
             return [], []
         footprints = {
-            change.path: Footprint.of(change, linemaps.get(change.path) or _linemap(change, None))
+            change.path: Footprint.of(change, linemaps.get(change.path) or linemap_for(change, None))
             for change in changes.files
             if change.after is not None
         }
@@ -321,58 +331,6 @@ class Gate:
         return policy.inferred_types_block or not _INFERRED_TYPE.search(finding.message)
 
 
-SYNTAX_AUTHORITIES: tuple[tuple[str, str], ...] = (("tsserver", "TS1"),)
-"""Language servers that parse with the language's own parser, with the codes of their syntax errors."""
-
-
-def _parses_as_python(change: FileChange | None) -> bool:
-    if change is None or change.after is None or not change.path.endswith((".py", ".pyi")):
-        return False
-    try:
-        compile(change.after, change.path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
-    except (SyntaxError, ValueError):
-        return False
-    return True
-
-
-def _without_grammar_gaps(
-    reports: list[tuple[str, SourceReport, float]], by_path: dict[str, FileChange]
-) -> tuple[list[tuple[str, SourceReport, float]], dict[str, str]]:
-    """The reports with tree-sitter's new findings dropped where the language's own parser sees none.
-
-    tree-sitter grammars lag their languages (TypeScript's `in out` variance, new Python syntax): when
-    CPython's parser or the language's server parsed the edited file and found no syntax error, the grammar
-    is wrong, not the edit.
-    """
-    authorities: dict[str, str] = {}
-    for name, report, _ in reports:
-        codes = dict(SYNTAX_AUTHORITIES).get(name)
-        if codes is None or report.failure:
-            continue
-        for found in report.files:
-            if not any(f.code.startswith(codes) for f in found.after):
-                authorities.setdefault(found.path, name)
-    gaps: dict[str, str] = {}
-    kept: list[tuple[str, SourceReport, float]] = []
-    for name, report, elapsed in reports:
-        if name != "tree-sitter":
-            kept.append((name, report, elapsed))
-            continue
-        files: list[FileFindings] = []
-        for found in report.files:
-            change = by_path.get(found.path)
-            authority = "CPython's parser" if _parses_as_python(change) else authorities.get(found.path)
-            if authority is not None and change is not None and found.after:
-                linemap = _linemap(change, found)
-                if classify(found.before, found.after, linemap).new:
-                    gaps[found.path] = authority
-                    files.append(FileFindings(found.path, (), ()))
-                    continue
-            files.append(found)
-        kept.append((name, SourceReport(tuple(files), report.notes, report.failure), elapsed))
-    return kept, gaps
-
-
 def _matches(finding: Finding, patterns: tuple[str, ...]) -> bool:
     for pattern in patterns:
         source, sep, code = pattern.rpartition(":")
@@ -401,15 +359,3 @@ async def _diagnose_all(
         for index, source in enumerate(sources):
             tg.start_soon(run, index, source)
     return [results[index] for index in range(len(sources))]
-
-
-def _linemap(change: FileChange | None, found: FileFindings | None) -> LineMap | None:
-    if change is None:
-        if found is None:
-            return None
-        # A file outside the change set (a language server reporting on a dependent file) is unchanged.
-        lines = max((f.end_line for f in (*found.before, *found.after)), default=1)
-        return LineMap.unchanged(lines)
-    if change.before is None or change.after is None:
-        return None
-    return LineMap.between(change.before, change.after)
