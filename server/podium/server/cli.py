@@ -14,9 +14,12 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from podium.verification.errors import PodiumError
+
+if TYPE_CHECKING:
+    from podium.verification.lsppool import LspPool
 
 if TYPE_CHECKING:
     from podium.server.install.installer import InstallOptions
@@ -216,16 +219,52 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             raise InputError("--batch reads its diffs from stdin; --diff cannot be combined with it")
         return main_batch(_existing_dir(args.root), args.config)
     root = _existing_dir(args.root)
-    config = load_config(root, args.config)
-    if args.diff is None:
-        verdict = verify_uncommitted(root, config)
-    else:
-        verdict = verify_diff(root, _read_diff(args.diff), config)
+    diff = None if args.diff is None else _read_diff(args.diff)
+    pool = _early_servers(root, args.config, diff)
+    gate = None
+    try:
+        config = load_config(root, args.config)
+        if pool is not None:
+            from podium.orchestration.verify import build_gate
+
+            gate = build_gate(config, root, pool=pool)
+        if diff is None:
+            verdict = verify_uncommitted(root, config, gate)
+        else:
+            verdict = verify_diff(root, diff, config, gate)
+    finally:
+        if pool is not None:
+            pool.close()
     if args.json:
         print(json.dumps(verdict.to_dict(), indent=2))
     else:
         print(render_verdict(verdict))
     return EXIT_OK if verdict.accepted else EXIT_REJECTED
+
+
+def _early_servers(root: Path, config_file: Path | None, diff: str | None) -> LspPool | None:
+    """The default language servers of the diff's files, already starting (see `verification.prestart`);
+    None when the project configures its own sources or the diff cannot be read (the check says why)."""
+    import tomllib
+
+    from podium.verification.patch import parse_unified_diff
+    from podium.verification.prestart import prestart_default_servers
+
+    if diff is None:
+        return None
+    path = config_file or root / "podium.toml"
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        patches = parse_unified_diff(diff)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, PodiumError):
+        return None
+    gate = table.get("gate", {})
+    if not isinstance(gate, dict) or gate.get("diagnostics", True) is not True:
+        return None
+    if {"languages", "sources", "tool_dirs"} & set(cast(dict[str, object], gate)):
+        return None
+    paths = [p.new_path or p.old_path for p in patches]
+    return prestart_default_servers(root, [p for p in paths if p])
 
 
 def _read_diff(source: str) -> str:

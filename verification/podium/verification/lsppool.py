@@ -103,6 +103,20 @@ class LspPool:
                 raise
             slot.failures = 0
 
+    def warm(self, spec: SourceSpec, commands: Sequence[tuple[str, ...]], root: Path) -> None:
+        """Start the server for ``spec`` at ``root`` now, in the background, so that a ``session`` soon
+        after finds it running (or waits for it, rather than starting another). Failures are left for
+        that session to meet."""
+
+        async def start() -> None:
+            try:
+                async with self.session(spec, commands, root):
+                    pass
+            except (VerificationError, TimeoutError, OSError) as exc:
+                logger.debug("%s: warm start failed: %s", spec.name, exc)
+
+        self.loop.submit(start)
+
     def running(self) -> dict[str, int]:
         """Process ids of the running servers, by source name (for diagnostics and tests)."""
         return {
