@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from podium.verification.catalog import BASEDPYRIGHT, RUFF, TSSERVER, resolve_commands, search_dirs
 from podium.verification.changes import ChangeSet, FileChange
-from podium.verification.gate import Gate
+from podium.verification.gate import DEFAULT_POLICY, Gate, blocks
 from podium.verification.lsppool import LspPool
 from podium.verification.lspsource import LspSource
 from podium.verification.verdict import Verdict
@@ -238,3 +239,17 @@ def test_a_file_changed_on_disk_since_an_earlier_check_is_seen_as_it_is_now(
     verdict = gate.check(ChangeSet((FileChange("app.py", APP, app),)))
 
     assert verdict.accepted, verdict.findings_new
+
+
+def test_with_the_gates_blocking_test_the_base_is_still_read_when_the_edit_has_a_blocking_finding(
+    project: Path, pool: LspPool
+) -> None:
+    # The source checks the edited text first and reads the base only if something there could block:
+    # here the pre-existing undefined name could, so the base is read and it is recognised as old.
+    source = LspSource(BASEDPYRIGHT, project, pool, blocking=partial(blocks, DEFAULT_POLICY))
+    after = BROKEN_BEFORE.replace("return 2", "return 3")
+
+    verdict = Gate(extra_sources=[source]).check(edit("old.py", BROKEN_BEFORE, after))
+
+    assert verdict.accepted, verdict.findings_new
+    assert [f.code for f in verdict.findings_preexisting] == ["reportUndefinedVariable"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from types import MappingProxyType
 
@@ -19,7 +20,7 @@ from podium.verification.changes import ChangeSet
 from podium.verification.clisource import CliSource
 from podium.verification.edits import Edit, build_changeset
 from podium.verification.errors import InputError
-from podium.verification.gate import Gate, GatePolicy
+from podium.verification.gate import Gate, GatePolicy, blocks
 from podium.verification.lsppool import LspPool
 from podium.verification.lspsource import LspSource
 from podium.verification.patch import apply_patches, parse_unified_diff
@@ -84,7 +85,7 @@ def build_gate(config: PodiumConfig, root: Path | None = None, *, pool: LspPool 
         if spec.kind == "cli":
             sources.append(CliSource(spec, root, dirs))
         else:
-            sources.append(LspSource(spec, root, pool, dirs))
+            sources.append(LspSource(spec, root, pool, dirs, blocking=partial(blocks, policy)))
     return Gate(policy, sources, resources=[pool] if owned else [])
 
 

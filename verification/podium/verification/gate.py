@@ -313,22 +313,23 @@ class Gate:
         return f"source {name} failed ({failure}); judged without it (on_source_failure = accept)"
 
     def _blocking(self, findings: tuple[Finding, ...]) -> tuple[Finding, ...]:
-        return tuple(f for f in findings if self._blocks(f))
+        return tuple(f for f in findings if blocks(self.policy, f))
 
-    def _blocks(self, finding: Finding) -> bool:
-        policy = self.policy
-        if _matches(finding, policy.allow_rules):
-            return False
-        if _matches(finding, policy.deny_rules):
-            return True
-        if not at_least(finding.severity, policy.severity_threshold):
-            return False
-        rules = dict(policy.blocking_rules).get(finding.source)
-        if rules is None or not finding.code:
-            return True
-        if not any(finding.code.startswith(rule) for rule in rules):
-            return False
-        return policy.inferred_types_block or not _INFERRED_TYPE.search(finding.message)
+
+def blocks(policy: GatePolicy, finding: Finding) -> bool:
+    """Whether ``finding`` would block a merge under ``policy`` if the edit introduced it."""
+    if _matches(finding, policy.allow_rules):
+        return False
+    if _matches(finding, policy.deny_rules):
+        return True
+    if not at_least(finding.severity, policy.severity_threshold):
+        return False
+    rules = dict(policy.blocking_rules).get(finding.source)
+    if rules is None or not finding.code:
+        return True
+    if not any(finding.code.startswith(rule) for rule in rules):
+        return False
+    return policy.inferred_types_block or not _INFERRED_TYPE.search(finding.message)
 
 
 def _matches(finding: Finding, patterns: tuple[str, ...]) -> bool:

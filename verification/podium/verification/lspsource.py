@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -66,6 +66,8 @@ class LspSource:
     root: Path
     pool: LspPool
     tool_dirs: Sequence[Path] = ()
+    blocking: Callable[[Finding], bool] | None = None
+    """The gate's test of whether a finding could block; without it the base texts are always checked."""
     _cache: BaseCache = field(default_factory=BaseCache)
     _context: dict[str, str] = field(default_factory=dict[str, str])
     _resting: dict[str, str] = field(default_factory=dict[str, str])
@@ -120,21 +122,22 @@ class LspSource:
             cached = self._cache.get(path, base[path])
             if cached is not None:
                 before[path] = cached
-        if any(path in base and path not in before for path in edited):
-            # All touched files take their base texts together: one file's errors may come from another.
-            found = await documents.diagnose(base)
-            for path in edited.keys() & base.keys():
-                before[path] = self._findings(server, path, base[path], found[path])
-                self._cache.put(path, base[path], before[path])
+        # The edited texts first: when none of their findings could block, the base texts' findings cannot
+        # change the verdict, and a cold server is spared a second analysis.
         found = await documents.diagnose(edited)
+        after = {path: self._findings(server, path, text, found[path]) for path, text in edited.items()}
+        needed = self.blocking is None or any(map(self.blocking, (f for fs in after.values() for f in fs)))
+        if needed and any(path in base and path not in before for path in edited):
+            # All touched files take their base texts together: one file's errors may come from another.
+            found_base = await documents.diagnose(base)
+            for path in edited.keys() & base.keys():
+                before[path] = self._findings(server, path, base[path], found_base[path])
+                self._cache.put(path, base[path], before[path])
         await documents.rest(base)
         for path, text in base.items():
             if documents.uri(path) in server.open_documents:
                 self._resting[path] = _digest(text)
-        return tuple(
-            FileFindings(path, before.get(path, ()), self._findings(server, path, text, found[path]))
-            for path, text in edited.items()
-        )
+        return tuple(FileFindings(path, before.get(path, ()), after[path]) for path in edited)
 
     async def _forget_stale(self, documents: _Documents, wanted: set[str]) -> None:
         """Close documents an earlier check left open whose text is no longer the file on disk.
