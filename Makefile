@@ -10,7 +10,7 @@ VSCODE_STAMP := $(VSCODE_DIR)/node_modules/.installed
 AGENTS_DIR := tests/e2e/agent_clients
 AGENTS_STAMP := $(AGENTS_DIR)/node_modules/.installed
 
-.PHONY: demo test lint typecheck pytest bench venv node-tools clean
+.PHONY: demo test lint typecheck pytest bench bench-gate venv node-tools clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,10 @@ test: lint typecheck pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench
+
+# The gate on real release edits (issue 8): downloads pinned PyPI/npm releases into tests/bench/gate_corpus/work/.
+bench-gate: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python -m tests.bench.gate_corpus
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist $(NODE_DIR)/node_modules $(VSCODE_DIR)/node_modules $(VSCODE_DIR)/out \

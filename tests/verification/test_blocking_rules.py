@@ -11,10 +11,10 @@ BEFORE = "def f(x: int) -> int:\n    return x\n"
 AFTER = "def f(x: int) -> int:\n    return x + 1\n"
 
 
-def verdict_for(source: str, code: str, message: str, **policy: bool) -> bool:
+def verdict_for(source: str, code: str, message: str, *, inferred_types_block: bool = False) -> bool:
     finding = Finding(source, code, message, "m.py", 2, 5, 2, 10)
     gate = Gate(
-        GatePolicy(tree_sitter=False, python_compile=False, **policy),
+        GatePolicy(tree_sitter=False, python_compile=False, inferred_types_block=inferred_types_block),
         [ScriptedSource(source, {"m.py": ((), (finding,))})],
     )
     return gate.check(ChangeSet((FileChange("m.py", BEFORE, AFTER),))).accepted
