@@ -50,7 +50,7 @@ from podium.orchestration.agents.prompts import (
     review_prompt,
     work_prompt,
 )
-from podium.orchestration.agents.tasklog import LineFilter, TaskLog, task_log_path
+from podium.orchestration.agents.tasklog import LineFilter, TaskLog, open_task_log, redact
 from podium.verification.errors import ConfigError
 
 __all__ = ["DEFAULT_TIMEOUT_S", "CommandBackend", "CommandSettings"]
@@ -254,19 +254,10 @@ class CommandBackend:
 
     async def _open_log(self, mission_id: str, task_id: str, role: Role) -> TaskLog | None:
         s = self._settings
-        if s.log_dir is None:
-            return None
-        path = task_log_path(s.log_dir, mission_id, task_id, role)
-        try:
-            return await TaskLog.open(path, s.log_filter)
-        except OSError as exc:
-            raise BackendError(f"backend {self.name}: cannot open the task log {path}: {exc}") from None
+        return await open_task_log(self.name, s.log_dir, s.log_filter, mission_id, task_id, role)
 
     def _redact(self, text: str) -> str:
-        line_filter = self._settings.log_filter
-        if line_filter is None:
-            return text
-        return "\n".join(line_filter(line) for line in text.split("\n"))
+        return redact(text, self._settings.log_filter)
 
 
 async def _pump(

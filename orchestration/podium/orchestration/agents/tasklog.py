@@ -14,7 +14,9 @@ from pathlib import Path
 
 import anyio
 
-__all__ = ["LineFilter", "TaskLog", "task_log_path"]
+from podium.orchestration.agents.base import BackendError
+
+__all__ = ["LineFilter", "TaskLog", "open_task_log", "redact", "task_log_path"]
 
 LineFilter = Callable[[str], str]
 """Rewrites one line (without its line break) before it is written, e.g. to redact secrets."""
@@ -27,6 +29,35 @@ def task_log_path(log_dir: Path, mission_id: str, task_id: str, role: str) -> Pa
     """Where the log of ``role`` (planner, worker, reviewer) on a task goes."""
     name = "plan" if role == "planner" else task_id + (".review" if role == "reviewer" else "")
     return log_dir / mission_id / f"{name}.log"
+
+
+def redact(text: str, line_filter: LineFilter | None) -> str:
+    """``text`` with every line passed through ``line_filter`` (unchanged without one)."""
+    if line_filter is None:
+        return text
+    return "\n".join(line_filter(line) for line in text.split("\n"))
+
+
+async def open_task_log(
+    backend: str,
+    log_dir: Path | None,
+    line_filter: LineFilter | None,
+    mission_id: str,
+    task_id: str,
+    role: str,
+) -> TaskLog | None:
+    """The log of ``role`` on a task for ``backend``, open for appending; None without a log directory.
+
+    Raises:
+        BackendError: the log cannot be created (a fault of the backend's run, retried like one).
+    """
+    if log_dir is None:
+        return None
+    path = task_log_path(log_dir, mission_id, task_id, role)
+    try:
+        return await TaskLog.open(path, line_filter)
+    except OSError as exc:
+        raise BackendError(f"backend {backend}: cannot open the task log {path}: {exc}") from None
 
 
 class TaskLog:
