@@ -8,6 +8,7 @@ identifier read in an expression to a misspelling that appears nowhere in the fi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Iterator
 
 import tree_sitter as ts
@@ -58,6 +59,20 @@ GLOBALS = frozenset(
 """DOM globals a misspelling must not land on (TypeScript's default libraries include the DOM)."""
 
 
+_SUPPRESSING = re.compile(r"@ts-(?:expect-error|ignore)\b")
+
+
+def _suppressed(source: list[str], line: int) -> bool:
+    """Whether a suppression directive sits in the comment lines right above 1-based ``line`` (TypeScript
+    applies it to the next line of code, skipping comments such as an eslint directive)."""
+    row = line - 2
+    while row >= 0 and source[row].lstrip().startswith("//"):
+        if _SUPPRESSING.search(source[row]):
+            return True
+        row -= 1
+    return False
+
+
 def parses_cleanly(path: str, text: str) -> bool:
     """Whether tree-sitter parses ``text`` as ``path``'s language without an error or missing node."""
     spec = language_for_path(path)
@@ -79,6 +94,9 @@ def ts_faults(kind: str, path: str, text: str, lines: Collection[int]) -> list[F
         return []
     tree = parser(spec).parse(text.encode("utf-8"))
     source = text.split("\n")
+    # A line under `@ts-expect-error` / `@ts-ignore` has its type errors silenced by the project itself:
+    # an undefined name there is correctly not reported, so it cannot be a fault the gate should catch.
+    lines = {n for n in lines if not _suppressed(source, n)}
     if kind == "ts-syntax":
         return list(_syntax(tree.root_node, source, lines))
     taken = {*_identifiers(tree.root_node), *GLOBALS}
