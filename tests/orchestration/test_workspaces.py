@@ -110,6 +110,23 @@ def test_existing_worktree_is_handed_back_as_it_was_left(repo: Path) -> None:
     assert (again.path / "a.py").read_text() == "x = 'half done'\n"
 
 
+def test_a_worktree_whose_base_was_never_recorded_gets_it_back_from_the_branch(repo: Path) -> None:
+    # A run killed between `git worktree add` and recording the base, then work committed there by a later
+    # run (its submission cut short too): the base must not become the worktree's HEAD, or the work would
+    # count as the base and its resubmission as "nothing to submit".
+    branch, base = create_integration_branch(repo, "m1")
+    first = add_worktree(repo, "T1", branch)
+    run_git(first.path, "update-ref", "-d", BASE_REF)
+    (first.path / "a.py").write_text("x = 'done'\n")
+    commit_all(first.path, "T1: work")
+
+    again = add_worktree(repo, "T1", branch)
+
+    assert again == Worktree(first.path, base)
+    assert resolve_commit(first.path, BASE_REF) == base
+    assert "a.py" in worktree_changes(again).paths
+
+
 def commit_all_elsewhere(repo: Path, branch: str) -> str:
     """A commit on top of ``branch`` made with plumbing, as another task's merge would."""
     tree = run_git(repo, "rev-parse", f"{branch}^{{tree}}").line

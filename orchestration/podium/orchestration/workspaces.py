@@ -154,7 +154,7 @@ def add_worktree(root: Path, task_id: str, branch: str) -> Worktree:
         registered = _registered_worktrees(top)
         if path.resolve() in registered:
             if path.is_dir():
-                base = resolve_commit(path, BASE_REF) or head_commit(path)
+                base = resolve_commit(path, BASE_REF) or _recover_base(root, path, branch)
                 logger.info("reusing worktree %s at base %s", path, base)
                 return Worktree(path, base)
             # The directory vanished but git still lists it: forget it and start afresh.
@@ -170,6 +170,20 @@ def add_worktree(root: Path, task_id: str, branch: str) -> Worktree:
         run_git(path, "update-ref", BASE_REF, base)
     logger.info("created worktree %s for %s at %s", path, task_id, base)
     return Worktree(path, base)
+
+
+def _recover_base(root: Path, path: Path, branch: str) -> str:
+    """The base of a worktree whose base ref was never written, written now.
+
+    A process killed between `git worktree add` and recording the base leaves the worktree without it;
+    taking its HEAD instead would count work committed there later as the base, and a resubmission of that
+    work as "nothing to submit". The base is where the worktree's own commits leave the mission's branch.
+    """
+    merged = run_git(path, "merge-base", "HEAD", branch_head(root, branch), ok=(0, 1)).text.strip()
+    base = merged or head_commit(path)
+    run_git(path, "update-ref", BASE_REF, base)
+    logger.warning("worktree %s had no base ref; recovered %s", path, base)
+    return base
 
 
 def remove_worktree(root: Path, task_id: str) -> None:
