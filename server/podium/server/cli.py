@@ -206,10 +206,6 @@ def _version() -> str:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from podium.orchestration.config import load_config
-    from podium.orchestration.verify import verify_diff, verify_uncommitted
-    from podium.verification.verdict import render_verdict
-
     if args.batch:
         from podium.server.verify_batch import main_batch
 
@@ -220,9 +216,15 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         return main_batch(_existing_dir(args.root), args.config)
     root = _existing_dir(args.root)
     diff = None if args.diff is None else _read_diff(args.diff)
+    # The servers start before the configuration and the gate are even imported (pydantic alone is
+    # ~0.3 s): node starts and analyses while this process loads the rest.
     pool = _early_servers(root, args.config, diff)
     gate = None
     try:
+        from podium.orchestration.config import load_config
+        from podium.orchestration.verify import verify_diff, verify_uncommitted
+        from podium.verification.verdict import render_verdict
+
         config = load_config(root, args.config)
         if pool is not None:
             from podium.orchestration.verify import build_gate

@@ -69,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--build-only", action="store_true", help="build and check the corpus, run nothing")
     parser.add_argument(
+        "--cold-only", action="store_true", help="skip the warm pass (the cold sample stays the same)"
+    )
+    parser.add_argument(
         "--recheck",
         action="store_true",
         help="also re-run cold every good case the warm pass rejected (splits warm-state artifacts off)",
@@ -90,7 +93,11 @@ def main(argv: list[str] | None = None) -> int:
 
     warm_cases = sample(cases, args.warm_per_category, args.seed, every_good=True)
     cold_cases = sample(warm_cases, args.cold_per_category, args.seed)
-    warm = anyio.run(run_warm, warm_cases, args.timeout, progress(len(warm_cases), "warm"))
+    warm = (
+        []
+        if args.cold_only
+        else anyio.run(run_warm, warm_cases, args.timeout, progress(len(warm_cases), "warm"))
+    )
     warm_done = time.perf_counter()
     cold = anyio.run(
         run_cold, cold_cases, max(1, min(args.jobs, 2)), args.timeout, progress(len(cold_cases), "cold")
@@ -102,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         report.save(WORK / "results-recheck-cold.jsonl", recheck)
     finished = time.perf_counter()
 
-    report.save(WORK / "results-warm.jsonl", warm)
+    if not args.cold_only:
+        report.save(WORK / "results-warm.jsonl", warm)
     report.save(WORK / "results-cold.jsonl", cold)
     (WORK / "details.md").write_text(report.details([*warm, *cold]), encoding="utf-8")
     table = report.rows(cold, warm)

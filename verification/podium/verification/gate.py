@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -31,7 +30,14 @@ from podium.verification.delta import Delta, classify
 from podium.verification.errors import VerificationError
 from podium.verification.findings import Finding, Severity, at_least
 from podium.verification.grammar import is_syntax_error, linemap_for, without_grammar_gaps
+from podium.verification.inference import (
+    TYPE_CHECKERS,
+    depends_on_inference,
+    ignored_by_comment,
+    is_version_builtin,
+)
 from podium.verification.linemap import LineMap
+from podium.verification.narrowing import on_narrowed_names
 from podium.verification.pycompile import PythonCompileSource
 from podium.verification.sources import DiagnosticSource, FindingSource, SourceReport
 from podium.verification.syntax import TreeSitterSource
@@ -75,9 +81,6 @@ DEFAULT_BLOCKING_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("basedpyright", TYPE_CHECKER_RULES),
     ("pyright", TYPE_CHECKER_RULES),
 )
-_INFERRED_TYPE = re.compile(r'"[^"]*(?:\||@|\bUnknown\b|\*)[^"]*"')
-"""A quoted type in a checker's message that it inferred: a union, a type variable (`T@f`), `Unknown`,
-or a synthesized type (`object*`)."""
 WAIT_GRACE = 5.0
 """Seconds the caller waits beyond the slowest source's deadline before giving up on the loop itself."""
 
@@ -104,7 +107,7 @@ class GatePolicy:
         blocking_rules: per source, the only rules whose findings block (prefixes, as above); sources
             not listed block on every rule.
         inferred_types_block: whether a finding of a source in ``blocking_rules`` blocks when its message
-            quotes a type the checker inferred (a union, a type variable, ``Unknown``); such findings
+            is about a type the checker inferred (see ``inference.py``); such findings
             depend on inference across the project more than on the edit.
 
     A rule pattern is ``source:code`` or just ``code``; the code matches as a prefix, as in ruff's
@@ -237,9 +240,10 @@ class Gate:
                 checked.add(found.path)
                 if found.path not in linemaps:
                     linemaps[found.path] = linemap_for(by_path.get(found.path), found)
+                change = by_path.get(found.path)
                 delta = classify(
-                    self._blocking(found.before),
-                    self._blocking(found.after),
+                    self._blocking(_weighed(found.before, found.path, change and change.before)),
+                    self._blocking(_weighed(found.after, found.path, change and change.after)),
                     linemaps[found.path],
                     before_complete=found.before_complete,
                 )
@@ -320,6 +324,8 @@ def blocks(policy: GatePolicy, finding: Finding) -> bool:
     """Whether ``finding`` would block a merge under ``policy`` if the edit introduced it."""
     if _matches(finding, policy.allow_rules):
         return False
+    if finding.source.startswith("ruff") and is_version_builtin(finding.message):
+        return False
     if _matches(finding, policy.deny_rules):
         return True
     if not at_least(finding.severity, policy.severity_threshold):
@@ -329,7 +335,16 @@ def blocks(policy: GatePolicy, finding: Finding) -> bool:
         return True
     if not any(finding.code.startswith(rule) for rule in rules):
         return False
-    return policy.inferred_types_block or not _INFERRED_TYPE.search(finding.message)
+    return policy.inferred_types_block or not depends_on_inference(finding.message)
+
+
+def _weighed(findings: tuple[Finding, ...], path: str, text: str | None) -> tuple[Finding, ...]:
+    """``findings`` without those the file's text shows to be the checker's opinion: on a line the project
+    marks ``# type: ignore``, or a missing attribute of a name the function narrows (``narrowing.py``)."""
+    kept = ignored_by_comment(findings, text)
+    checked = tuple(f for f in kept if f.source in TYPE_CHECKERS)
+    narrowed = set(on_narrowed_names(checked, path, text)) if checked else set()
+    return tuple(f for f in kept if f not in narrowed) if narrowed else kept
 
 
 def _matches(finding: Finding, patterns: tuple[str, ...]) -> bool:

@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import signal
-import sys
 from collections import OrderedDict, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ import anyio.abc
 from anyio.streams.buffered import BufferedByteReceiveStream
 
 from podium.verification.errors import VerificationError
+from podium.verification.serverenv import server_environment
 
 logger = logging.getLogger(__name__)
 
@@ -489,19 +489,3 @@ _CLIENT_CAPABILITIES: Json = {
     },
     "window": {"workDoneProgress": True},
 }
-
-
-def server_environment(root: Path) -> dict[str, str]:
-    """The environment a language server starts with: ours, with a real Python interpreter first on PATH.
-
-    Type checkers run `python3` from PATH to learn the import search paths, several times while starting.
-    A version manager's shim there (pyenv, asdf) is a chain of shell scripts, which cost basedpyright 1-2 s
-    of every cold start on our machines. The project's own virtual environment comes first when it has one
-    (imports then resolve against what the project installs), else the interpreter Podium runs on.
-    """
-    env = dict(os.environ)
-    for candidate in (root / ".venv" / "bin", root / "venv" / "bin", Path(sys.executable).parent):
-        if (candidate / "python3").is_file():
-            env["PATH"] = os.pathsep.join(filter(None, (str(candidate), env.get("PATH", ""))))
-            break
-    return env

@@ -1,0 +1,56 @@
+"""Findings the file's own text shows to be a checker's opinion: `# type: ignore` lines, narrowed names."""
+
+from __future__ import annotations
+
+from podium.verification.changes import ChangeSet, FileChange
+from podium.verification.findings import Finding
+from podium.verification.gate import Gate, GatePolicy
+from podium.verification.sources import ScriptedSource
+
+BEFORE = "import os\n"
+
+
+ACCESS = "reportAttributeAccessIssue"
+
+
+def judged(after: str, line: int, column: int, message: str, code: str = ACCESS) -> bool:
+    finding = Finding("basedpyright", code, message, "m.py", line, column, line, column + 3)
+    gate = Gate(
+        GatePolicy(tree_sitter=False, python_compile=False),
+        [ScriptedSource("basedpyright", {"m.py": ((), (finding,))})],
+    )
+    return gate.check(ChangeSet((FileChange("m.py", BEFORE, after),))).accepted
+
+
+def test_a_type_ignore_comment_silences_the_type_checker_on_its_line() -> None:
+    after = "def f() -> int:\n    return 1\n\nx = f(1)  # type: ignore[call-arg]\ny = f(2)\n"
+
+    assert judged(after, 4, 7, "Expected 0 positional arguments", "reportCallIssue")
+    assert not judged(after, 5, 7, "Expected 0 positional arguments", "reportCallIssue")
+
+
+def test_a_missing_attribute_of_a_name_the_function_narrows_is_an_opinion() -> None:
+    after = (
+        "def render(thing: str | int) -> str:\n"
+        "    if hasattr(thing, 'upper'):\n"
+        "        return thing.upper()\n"
+        "    return 'x'.uper()\n"
+    )
+    narrowed = 'Cannot access attribute "upper" for class "int"; Attribute "upper" is unknown'
+    literal = 'Cannot access attribute "uper" for class "str"; Attribute "uper" is unknown'
+
+    assert judged(after, 3, 22, narrowed)
+    # A literal is narrowed by nothing: its missing attribute is a real failure.
+    assert not judged(after, 4, 16, literal)
+
+
+def test_a_name_narrowed_only_after_the_access_still_blocks() -> None:
+    after = (
+        "def render(thing: str) -> str:\n"
+        "    value = thing.uper()\n"
+        "    if isinstance(thing, str):\n"
+        "        return value\n"
+        "    return ''\n"
+    )
+
+    assert not judged(after, 2, 19, 'Cannot access attribute "uper" for class "str"')
