@@ -54,3 +54,34 @@ def test_a_name_narrowed_only_after_the_access_still_blocks() -> None:
     )
 
     assert not judged(after, 2, 19, 'Cannot access attribute "uper" for class "str"')
+
+
+def test_new_calls_of_a_callee_the_checker_already_misread_are_not_new_problems() -> None:
+    before = "import trio\n\n\ndef at(d):\n    return trio.CancelScope(deadline=d)\n"
+    after = (
+        "import trio\n\n\ndef at(d, shield=False):\n    return trio.CancelScope(deadline=d, shield=shield)\n\n\n"
+        "def after(s):\n    return trio.CancelScope(relative_deadline=s)\n\n\n"
+        "def other(s):\n    return max(s, key=len, bogus=1)\n"
+    )
+
+    def call_issue(line: int, column: int, name: str) -> Finding:
+        message = f'No parameter named "{name}"'
+        return Finding("basedpyright", "reportCallIssue", message, "m.py", line, column, line, column + 5)
+
+    old = (call_issue(5, 29, "deadline"),)
+    new = (
+        call_issue(5, 29, "deadline"),
+        call_issue(5, 41, "shield"),
+        call_issue(9, 29, "relative_deadline"),
+        call_issue(13, 27, "bogus"),
+    )
+    gate = Gate(
+        GatePolicy(tree_sitter=False, python_compile=False),
+        [ScriptedSource("basedpyright", {"m.py": (old, new)})],
+    )
+
+    verdict = gate.check(ChangeSet((FileChange("m.py", before, after),)))
+
+    # trio.CancelScope was misread before the edit; max was not, so its new call finding stands.
+    assert [f.message for f in verdict.findings_new] == ['No parameter named "bogus"']
+    assert len(verdict.findings_preexisting) == 3

@@ -221,6 +221,20 @@ def test_a_correct_typescript_edit_is_accepted(ts_gate: Gate) -> None:
     assert "tsserver" in {s.name for s in verdict.sources}
 
 
+def test_a_global_the_projects_typescript_lib_leaves_out_is_not_an_undefined_name(ts_gate: Gate) -> None:
+    # No tsconfig.json: TypeScript's default lib lacks esnext.disposable, whose AsyncDisposable is no typo.
+    before = "export const a = 1;\n"
+    lib_global = "export const a = 1;\nexport function f(x: AsyncDisposable): AsyncDisposable { return x; }\n"
+    misspelt = lib_global.replace("(x: AsyncDisposable)", "(x: AsyncDisposabl)")
+
+    accepted = ts_gate.check(edit("disposable.ts", before, lib_global))
+    rejected = ts_gate.check(edit("disposable.ts", before, misspelt))
+
+    assert accepted.accepted, accepted.findings_new
+    assert [(f.code, f.line) for f in rejected.findings_new] == [("TS2304", 2)]
+    assert "AsyncDisposabl'" in rejected.findings_new[0].message
+
+
 def test_a_file_changed_on_disk_since_an_earlier_check_is_seen_as_it_is_now(
     tmp_path: Path, pool: LspPool
 ) -> None:

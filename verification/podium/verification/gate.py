@@ -25,6 +25,7 @@ import anyio
 
 from podium.verification.attribution import SYNTAX_SOURCES, EditNames, Footprint, attribute
 from podium.verification.background import BackgroundLoop, shared_loop
+from podium.verification.callees import split_known_callees
 from podium.verification.changes import ChangeSet
 from podium.verification.delta import Delta, classify
 from podium.verification.errors import VerificationError
@@ -241,8 +242,9 @@ class Gate:
                 if found.path not in linemaps:
                     linemaps[found.path] = linemap_for(by_path.get(found.path), found)
                 change = by_path.get(found.path)
+                before = self._blocking(_weighed(found.before, found.path, change and change.before))
                 delta = classify(
-                    self._blocking(_weighed(found.before, found.path, change and change.before)),
+                    before,
                     self._blocking(_weighed(found.after, found.path, change and change.after)),
                     linemaps[found.path],
                     before_complete=found.before_complete,
@@ -258,6 +260,11 @@ class Gate:
                     cascade = tuple(f for f in delta.new if is_syntax_error(f))
                     kept = tuple(f for f in delta.new if f not in cascade)
                     delta = Delta(kept, (*delta.preexisting, *cascade))
+                elif name in TYPE_CHECKERS and delta.new and change is not None:
+                    kept, known = split_known_callees(
+                        delta.new, before, found.path, change.before, change.after
+                    )
+                    delta = Delta(kept, (*delta.preexisting, *known))
                 candidates.extend(delta.new)
                 preexisting.extend(delta.preexisting)
         new, uncounted = self._attribute(candidates, changes, linemaps)
@@ -343,7 +350,7 @@ def _weighed(findings: tuple[Finding, ...], path: str, text: str | None) -> tupl
     marks ``# type: ignore``, or a missing attribute of a name the function narrows (``narrowing.py``)."""
     kept = ignored_by_comment(findings, text)
     checked = tuple(f for f in kept if f.source in TYPE_CHECKERS)
-    narrowed = set(on_narrowed_names(checked, path, text)) if checked else set()
+    narrowed: set[Finding] = set(on_narrowed_names(checked, path, text)) if checked else set()
     return tuple(f for f in kept if f not in narrowed) if narrowed else kept
 
 

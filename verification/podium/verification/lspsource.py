@@ -31,6 +31,7 @@ from podium.verification.languages import language_for_path
 from podium.verification.lspclient import Json, LspClient
 from podium.verification.lsppool import LspPool, ServerUnusable
 from podium.verification.sources import FileFindings, SourceReport
+from podium.verification.tslib import lib_dirs, lib_globals, without_lib_names
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +73,8 @@ class LspSource:
     _context: dict[str, str] = field(default_factory=dict[str, str])
     _resting: dict[str, str] = field(default_factory=dict[str, str])
     """Path → digest of the base text a document was left open with after a check."""
+    _lib_names: frozenset[str] = frozenset()
+    """TypeScript's lib globals, for a TypeScript/JavaScript server (see ``tslib.py``)."""
 
     @property
     def name(self) -> str:
@@ -96,6 +99,8 @@ class LspSource:
         if not commands:
             looked = ", ".join(command[0] for command in self.spec.commands if command)
             return SourceReport(notes=(f"{self.name}: unavailable ({looked} not found)",))
+        if {"typescript", "tsx", "javascript"} & set(self.spec.languages):
+            self._lib_names = lib_globals(lib_dirs(commands[0][0]))
         try:
             async with self.pool.session(self.spec, commands, self.root) as server:
                 with anyio.fail_after(self.spec.timeout):
@@ -176,9 +181,10 @@ class LspSource:
         return self.spec.diagnostics == "pull"
 
     def _findings(self, server: LspClient, path: str, text: str, items: list[Json]) -> tuple[Finding, ...]:
-        return to_findings(
+        found = to_findings(
             self.name, path, text, (from_lsp(item) for item in items), server.position_encoding
         )
+        return without_lib_names(found, self._lib_names) if self._lib_names else found
 
 
 def _digest(text: str) -> str:
