@@ -134,8 +134,8 @@ class GateConfig(_Section):
     )
     inferred_types_block: bool = Field(
         default=False,
-        description="Whether a blocking_rules finding that quotes an inferred type (a union, a type "
-        "variable, Unknown) blocks too.",
+        description="Whether a blocking_rules finding about a type the checker inferred (a union it "
+        "narrowed to, a type variable, Unknown, a callable matched structurally; docs/cli.md) blocks too.",
     )
     allow_rules: list[str] = Field(
         default=list(DEFAULT_ALLOW_RULES),
