@@ -59,7 +59,8 @@ def test_a_name_narrowed_only_after_the_access_still_blocks() -> None:
 def test_new_calls_of_a_callee_the_checker_already_misread_are_not_new_problems() -> None:
     before = "import trio\n\n\ndef at(d):\n    return trio.CancelScope(deadline=d)\n"
     after = (
-        "import trio\n\n\ndef at(d, shield=False):\n    return trio.CancelScope(deadline=d, shield=shield)\n\n\n"
+        "import trio\n\n\ndef at(d, shield=False):\n"
+        "    return trio.CancelScope(deadline=d, shield=shield)\n\n\n"
         "def after(s):\n    return trio.CancelScope(relative_deadline=s)\n\n\n"
         "def other(s):\n    return max(s, key=len, bogus=1)\n"
     )
@@ -85,3 +86,21 @@ def test_new_calls_of_a_callee_the_checker_already_misread_are_not_new_problems(
     # trio.CancelScope was misread before the edit; max was not, so its new call finding stands.
     assert [f.message for f in verdict.findings_new] == ['No parameter named "bogus"']
     assert len(verdict.findings_preexisting) == 3
+
+
+def test_an_old_argument_type_finding_does_not_excuse_a_new_one_on_the_same_callee() -> None:
+    before = "def g(r):\n    r.set(1, None)\n"
+    after = "def g(r):\n    r.set(1, None)\n    r.set('wrong', None)\n"
+    old = (Finding("basedpyright", "reportArgumentType", 'Argument of type "None" …', "m.py", 2, 14, 2, 18),)
+    new = (
+        Finding("basedpyright", "reportArgumentType", 'Argument of type "None" …', "m.py", 2, 14, 2, 18),
+        Finding("basedpyright", "reportArgumentType", 'Argument of type "Literal" …', "m.py", 3, 11, 3, 18),
+    )
+    gate = Gate(
+        GatePolicy(tree_sitter=False, python_compile=False),
+        [ScriptedSource("basedpyright", {"m.py": (old, new)})],
+    )
+
+    verdict = gate.check(ChangeSet((FileChange("m.py", before, after),)))
+
+    assert [f.line for f in verdict.findings_new] == [3]

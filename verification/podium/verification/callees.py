@@ -19,7 +19,10 @@ from podium.verification.findings import Finding
 from podium.verification.languages import language_for_path
 from podium.verification.syntax import parse
 
-CALL_RULES = frozenset({"reportCallIssue", "reportArgumentType"})
+CALL_RULES = frozenset({"reportCallIssue"})
+"""Findings about the callee's signature as the checker models it (arity, keywords). Not a wrong argument
+type (``reportArgumentType``): that is about one argument, and an old call's mismatch on one parameter says
+nothing of a new call's on another (a literal passed to ``length: int | None``)."""
 
 
 def split_known_callees(
