@@ -273,3 +273,26 @@ def test_a_release_tree_keeps_sources_and_checker_configs_but_not_tests(tmp_path
     kept = _select(PY_PAIR, _read_archive(archive))
 
     assert set(kept) == {PurePosixPath("pyproject.toml"), PurePosixPath("src/demo/__init__.py")}
+
+
+def test_a_tricky_case_fails_the_target_only_when_the_pre_existing_problem_makes_the_rejection() -> None:
+    from tests.bench.gate_corpus.report import rows
+    from tests.bench.gate_corpus.runner import Result
+
+    def result(name: str, category: str, outcome: str, line: int = 0) -> Result:
+        case = Case(f"demo/{name}.py#{category}", category, PY_PAIR, f"{name}.py", "", "", fault_line=50)
+        finding = {"line": line, "end_line": line, "message": "m", "excerpt": ""}
+        return Result(case, "warm", outcome, 0.1, findings=(finding,) if outcome == "rejected" else ())
+
+    def tricky_row(results: list[Result]) -> tuple[str, ...]:
+        return next(row for row in rows([], results) if row[0] == MOVED)
+
+    goods = [result("a", "good", "accepted"), result("b", "good", "rejected", 10)]
+    # b's release edit is rejected on its own line 10: its tricky twin is rejected for the same finding.
+    twin = tricky_row([*goods, result("a", MOVED, "accepted"), result("b", MOVED, "rejected", 10)])
+    # a's release edit passes, but its tricky case is rejected at the pre-existing problem (line 50).
+    fooled = tricky_row([*goods, result("a", MOVED, "rejected", 50), result("b", MOVED, "accepted")])
+
+    assert (twin[3], twin[4]) == ("0.500", "yes")
+    assert "0 rejections name the pre-existing problem" in twin[6]
+    assert (fooled[3], fooled[4]) == ("0.500", "NO")

@@ -72,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         "--cold-only", action="store_true", help="skip the warm pass (the cold sample stays the same)"
     )
     parser.add_argument(
+        "--report-only", action="store_true", help="print the table of the last run's saved results again"
+    )
+    parser.add_argument(
         "--recheck",
         action="store_true",
         help="also re-run cold every good case the warm pass rejected (splits warm-state artifacts off)",
@@ -89,6 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     log(f"left out: {dict(stats.skipped)}; dropped by build checks: {dict(stats.dropped)}")
     if args.build_only:
+        return 0
+    if args.report_only:
+        warm = report.load(WORK / "results-warm.jsonl", cases)
+        cold = report.load(WORK / "results-cold.jsonl", cases)
+        print(report.markdown(report.rows(cold, warm)))
         return 0
 
     warm_cases = sample(cases, args.warm_per_category, args.seed, every_good=True)
