@@ -221,6 +221,32 @@ def test_a_correct_typescript_edit_is_accepted(ts_gate: Gate) -> None:
     assert "tsserver" in {s.name for s in verdict.sources}
 
 
+def test_basedpyright_findings_the_code_marks_or_narrows_are_the_checkers_opinion(gate: Gate) -> None:
+    ignored = APP + "\n\ndef extra() -> int:\n    return area(1, 2, 3)  # type: ignore[call-arg]\n"
+    narrowed = APP + (
+        "\n\ndef shout(thing: str | int) -> str:\n"
+        "    if hasattr(thing, 'upper'):\n"
+        "        return thing.upper()\n"
+        "    return ''\n"
+    )
+    real = APP + "\n\ndef extra() -> int:\n    return area(1, 2, 3)\n"
+
+    assert gate.check(edit("app.py", APP, ignored)).accepted
+    assert gate.check(edit("app.py", APP, narrowed)).accepted
+    rejected = gate.check(edit("app.py", APP, real))
+    assert ("basedpyright", "reportCallIssue") in new_codes(rejected)
+
+
+def test_podiums_own_packages_are_not_the_projects(gate: Gate) -> None:
+    # pydantic is installed with Podium, not with this project: its import is unresolved (which never
+    # blocks), and nothing about pydantic's own types can reject the edit.
+    after = APP + "\n\nimport pydantic\n\n\ndef model() -> int:\n    return pydantic.BaseModel(1, 2, 3)\n"
+
+    verdict = gate.check(edit("app.py", APP, after))
+
+    assert verdict.accepted, verdict.findings_new
+
+
 def test_a_global_the_projects_typescript_lib_leaves_out_is_not_an_undefined_name(ts_gate: Gate) -> None:
     # No tsconfig.json: TypeScript's default lib lacks esnext.disposable, whose AsyncDisposable is no typo.
     before = "export const a = 1;\n"
