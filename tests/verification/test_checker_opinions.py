@@ -104,3 +104,41 @@ def test_an_old_argument_type_finding_does_not_excuse_a_new_one_on_the_same_call
     verdict = gate.check(ChangeSet((FileChange("m.py", before, after),)))
 
     assert [f.line for f in verdict.findings_new] == [3]
+
+
+def test_the_verdict_names_what_it_did_not_count_as_the_checkers_opinion_and_why() -> None:
+    after = (
+        "def render(thing: str | int) -> str:\n"
+        "    if hasattr(thing, 'upper'):\n"
+        "        return thing.upper()\n"
+        "    return 'x'\n"
+    )
+    narrowed = Finding(
+        "basedpyright", ACCESS, 'Cannot access attribute "upper" for class "int"', "m.py", 3, 22, 3, 27
+    )
+    inferred = Finding(
+        "basedpyright",
+        "reportArgumentType",
+        'Argument of type "str | int" cannot be assigned to parameter "s" of type "str"',
+        "m.py",
+        3,
+        16,
+        3,
+        21,
+    )
+    gate = Gate(
+        GatePolicy(tree_sitter=False, python_compile=False),
+        [ScriptedSource("basedpyright", {"m.py": ((), (narrowed, inferred))})],
+    )
+
+    verdict = gate.check(ChangeSet((FileChange("m.py", BEFORE, after),)))
+
+    assert verdict.accepted
+    assert [n for n in verdict.notes if n.startswith("not counted")] == [
+        'not counted: m.py:3:16 basedpyright Argument of type "str | int" cannot be assigned to parameter '
+        '"s" of type "str" (about a type the checker inferred, not one the code declares; on line 3, '
+        "which the edit changed)",
+        'not counted: m.py:3:22 basedpyright Cannot access attribute "upper" for class "int" (a missing '
+        "attribute of a name its function narrows: the checker's flow analysis; on line 3, which the edit "
+        "changed)",
+    ]

@@ -35,8 +35,8 @@ from podium.orchestration.hooks import (
 )
 from podium.verification.catalog import DEFAULT_LANGUAGES, DEFAULT_SOURCES
 from podium.verification.errors import ConfigError
-from podium.verification.gate import DEFAULT_ALLOW_RULES, DEFAULT_BLOCKING_RULES, DEFAULT_DENY_RULES
 from podium.verification.languages import LANGUAGES
+from podium.verification.policy import DEFAULT_ALLOW_RULES, DEFAULT_BLOCKING_RULES, DEFAULT_DENY_RULES
 
 CONFIG_FILENAME = "podium.toml"
 DEFAULT_MAX_FILE_BYTES = 2_000_000

@@ -17,116 +17,37 @@ import concurrent.futures
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from types import TracebackType
-from typing import Literal, Protocol
+from typing import Protocol
 
 import anyio
 
 from podium.verification.attribution import SYNTAX_SOURCES, EditNames, Footprint, attribute
 from podium.verification.background import BackgroundLoop, shared_loop
 from podium.verification.callees import split_known_callees
-from podium.verification.changes import ChangeSet
+from podium.verification.changes import ChangeSet, FileChange
 from podium.verification.delta import Delta, classify
 from podium.verification.errors import VerificationError
-from podium.verification.findings import Finding, Severity, at_least
+from podium.verification.findings import Finding
 from podium.verification.grammar import is_syntax_error, linemap_for, without_grammar_gaps
-from podium.verification.inference import (
-    TYPE_CHECKERS,
-    depends_on_inference,
-    ignored_by_comment,
-    is_version_builtin,
-)
 from podium.verification.linemap import LineMap
-from podium.verification.narrowing import on_narrowed_names
+from podium.verification.policy import DEFAULT_POLICY, TYPE_CHECKERS, GatePolicy, blocks, excused, weighed
 from podium.verification.pycompile import PythonCompileSource
-from podium.verification.sources import DiagnosticSource, FindingSource, SourceReport
+from podium.verification.sources import DiagnosticSource, FileFindings, FindingSource, SourceReport
 from podium.verification.syntax import TreeSitterSource
 from podium.verification.verdict import SourceRun, Verdict
 
+__all__ = ["DEFAULT_POLICY", "Gate", "GatePolicy", "blocks"]
+
 logger = logging.getLogger(__name__)
 
-SourceFailurePolicy = Literal["reject", "accept"]
-DEFAULT_DENY_RULES: tuple[str, ...] = ("E9", "F63", "F7", "F82")
-"""Rules that block whatever severity their tool gives them: flake8's classic "stop the build" set
-(syntax and I/O errors, invalid comparisons, misplaced statements, undefined names)."""
-DEFAULT_ALLOW_RULES: tuple[str, ...] = (
-    "basedpyright:reportMissingImports",
-    "basedpyright:reportMissingModuleSource",
-    "tsserver:TS2307",
-    "tsserver:TS2580",
-    "tsserver:TS2582",
-    "tsserver:TS2591",
-    "tsserver:TS2688",
-    "tsserver:TS7",
-)
-"""Rules that never block by default. Whether a package or its type definitions are installed is a fact
-about the environment the language server runs in (Podium's, not necessarily the project's), not about the
-edit: missing imports, TypeScript's "cannot find module" (TS2307) and "install type definitions for node /
-jest / jquery" (TS2580, TS2582, TS2591, TS2688). TS7xxx are `noImplicitAny`-style strictness reports about
-code that runs."""
-TYPE_CHECKER_RULES: tuple[str, ...] = (
-    "reportUndefinedVariable",
-    "reportAttributeAccessIssue",
-    "reportCallIssue",
-    "reportArgumentType",
-    "reportReturnType",
-    "reportAssignmentType",
-    "reportAbstractUsage",
-    "reportUnhashable",
-)
-"""The type checker's rules that block by default: each means the code will fail when it runs or breaks a
-declared contract. The rest (overrides, overloads, optional access, `Unknown` reports, …) judge code that
-runs; on real release edits they made most of the false rejections (docs/performance.md)."""
-DEFAULT_BLOCKING_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("basedpyright", TYPE_CHECKER_RULES),
-    ("pyright", TYPE_CHECKER_RULES),
-)
 WAIT_GRACE = 5.0
 """Seconds the caller waits beyond the slowest source's deadline before giving up on the loop itself."""
 
 
 class SupportsClose(Protocol):
     def close(self) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class GatePolicy:
-    """What the gate checks and what blocks a merge.
-
-    Attributes:
-        tree_sitter: run the tree-sitter syntax check.
-        python_compile: run CPython's compiler over Python files as well.
-        severity_threshold: findings less severe than this are ignored entirely (neither new nor
-            pre-existing); at the default only errors block.
-        allow_rules: findings of these rules never block (and are not reported).
-        deny_rules: findings of these rules block at any severity.
-        on_source_failure: what a failed diagnostics source does to the verdict: "reject" (the edit
-            is not accepted, as unverified) or "accept" (a note only).
-        require_attribution: a new finding blocks only if it can be tied to the edit (see
-            ``attribution.py``); the others are listed in the notes as not counted.
-        blocking_rules: per source, the only rules whose findings block (prefixes, as above); sources
-            not listed block on every rule.
-        inferred_types_block: whether a finding of a source in ``blocking_rules`` blocks when its message
-            is about a type the checker inferred (see ``inference.py``); such findings
-            depend on inference across the project more than on the edit.
-
-    A rule pattern is ``source:code`` or just ``code``; the code matches as a prefix, as in ruff's
-    ``select`` (``ruff:F82`` is F821, F822 and F823 of ruff; ``reportUnused`` is every such rule).
-    """
-
-    tree_sitter: bool = True
-    python_compile: bool = True
-    severity_threshold: Severity = "error"
-    allow_rules: tuple[str, ...] = DEFAULT_ALLOW_RULES
-    deny_rules: tuple[str, ...] = DEFAULT_DENY_RULES
-    on_source_failure: SourceFailurePolicy = "reject"
-    require_attribution: bool = True
-    blocking_rules: tuple[tuple[str, tuple[str, ...]], ...] = DEFAULT_BLOCKING_RULES
-    inferred_types_block: bool = False
-
-
-DEFAULT_POLICY = GatePolicy()
 
 
 class Gate:
@@ -219,6 +140,7 @@ class Gate:
         checked: set[str] = set()
         unparsable: set[str] = set()
         skipped: set[str] = set()
+        excused: list[tuple[Finding, str]] = []
         failed = False
         reports, gaps = without_grammar_gaps(reports, by_path)
         notes.extend(
@@ -242,10 +164,12 @@ class Gate:
                 if found.path not in linemaps:
                     linemaps[found.path] = linemap_for(by_path.get(found.path), found)
                 change = by_path.get(found.path)
-                before = self._blocking(_weighed(found.before, found.path, change and change.before))
+                if name not in SYNTAX_SOURCES:
+                    self._collectexcused(found, change, linemaps[found.path], excused)
+                before = self._blocking(weighed(found.before, found.path, change and change.before))
                 delta = classify(
                     before,
-                    self._blocking(_weighed(found.after, found.path, change and change.after)),
+                    self._blocking(weighed(found.after, found.path, change and change.after)),
                     linemaps[found.path],
                     before_complete=found.before_complete,
                 )
@@ -280,6 +204,12 @@ class Gate:
             f"not counted: {f.location} {f.source} {f.message} (new, but on a line the edit did not touch "
             "and naming nothing it changed)"
             for f in sorted(uncounted, key=position)
+        )
+        why = dict(excused)
+        held, _ = self._attribute([f for f, _ in excused], changes, linemaps)
+        notes.extend(
+            f"not counted: {f.location} {f.source} {f.message} ({why[replace(f, reason='')]}; {f.reason})"
+            for f in sorted(held, key=position)
         )
 
         present = [c.path for c in changes.files if c.after is not None]
@@ -323,43 +253,25 @@ class Gate:
             return f"unverified: source {name} failed ({failure}); not accepted until it can judge the edit"
         return f"source {name} failed ({failure}); judged without it (on_source_failure = accept)"
 
+    def _collectexcused(
+        self,
+        found: FileFindings,
+        change: FileChange | None,
+        linemap: LineMap | None,
+        into: list[tuple[Finding, str]],
+    ) -> None:
+        """Add to ``into`` the findings of ``found`` new after the edit that only the checker's opinion
+        keeps from blocking: the verdict names them, and why, in its notes."""
+        after = excused(self.policy, found.after, found.path, change and change.after)
+        if not after:
+            return
+        before = excused(self.policy, found.before, found.path, change and change.before)
+        new = classify(tuple(f for f, _ in before), tuple(f for f, _ in after), linemap).new
+        reasons = dict(after)
+        into.extend((f, reasons[f]) for f in new)
+
     def _blocking(self, findings: tuple[Finding, ...]) -> tuple[Finding, ...]:
         return tuple(f for f in findings if blocks(self.policy, f))
-
-
-def blocks(policy: GatePolicy, finding: Finding) -> bool:
-    """Whether ``finding`` would block a merge under ``policy`` if the edit introduced it."""
-    if _matches(finding, policy.allow_rules):
-        return False
-    if finding.source.startswith("ruff") and is_version_builtin(finding.message):
-        return False
-    if _matches(finding, policy.deny_rules):
-        return True
-    if not at_least(finding.severity, policy.severity_threshold):
-        return False
-    rules = dict(policy.blocking_rules).get(finding.source)
-    if rules is None or not finding.code:
-        return True
-    if not any(finding.code.startswith(rule) for rule in rules):
-        return False
-    return policy.inferred_types_block or not depends_on_inference(finding.message)
-
-
-def _weighed(findings: tuple[Finding, ...], path: str, text: str | None) -> tuple[Finding, ...]:
-    """``findings`` without those the file's text shows to be the checker's opinion: on a line the project
-    marks ``# type: ignore``, or a missing attribute of a name the function narrows (``narrowing.py``)."""
-    kept = ignored_by_comment(findings, text)
-    checked = tuple(f for f in kept if f.source in TYPE_CHECKERS)
-    narrowed: set[Finding] = set(on_narrowed_names(checked, path, text)) if checked else set()
-    return tuple(f for f in kept if f not in narrowed) if narrowed else kept
-
-
-def _matches(finding: Finding, patterns: tuple[str, ...]) -> bool:
-    for pattern in patterns:
-        source, sep, code = pattern.rpartition(":")
-        if (not sep or source == finding.source) and finding.code.startswith(code):
-            return True
-    return False
 
 
 async def _diagnose_all(
