@@ -252,3 +252,16 @@ async def read_text(session: ClientSession, uri: str) -> str:
     content = read.contents[0]
     assert isinstance(content, TextResourceContents)
     return content.text
+
+
+def processes_in(root: Path) -> list[int]:
+    """Ids of processes whose working directory is ``root`` (where the language servers run)."""
+    found: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if Path(os.readlink(entry / "cwd")) == root.resolve():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found

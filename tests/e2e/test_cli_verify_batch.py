@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-PODIUM = [sys.executable, "-m", "podium.server"]
+from podium_e2e import PODIUM, processes_in
 
 CALC = '''"""Calculator."""
 
@@ -30,19 +28,6 @@ GOOD = """--- a/calc.py
 
 TOO_MANY_ARGUMENTS = GOOD.replace("add(1, 2)", "add(1, 2, 3)")
 NOT_APPLYING = GOOD.replace(" def add(a: int, b: int) -> int:", " def add(a, b):")
-
-
-def processes_in(root: Path) -> list[int]:
-    """Ids of processes whose working directory is ``root`` (where the language servers run)."""
-    found: list[int] = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if Path(os.readlink(entry / "cwd")) == root.resolve():
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
 
 
 def run_batch(lines: list[str], *extra: str) -> tuple[list[dict[str, Any]], subprocess.CompletedProcess[str]]:

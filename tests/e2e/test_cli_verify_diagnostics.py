@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
-PODIUM = [sys.executable, "-m", "podium.server"]
+from podium_e2e import PODIUM, processes_in
 
 CALC = '''"""Calculator."""
 
@@ -27,19 +25,6 @@ TYPE_ERROR = """--- a/calc.py
 +def label(n: int) -> str:
 +    return add(n, 1)
 """
-
-
-def processes_in(root: Path) -> list[int]:
-    """Ids of processes whose working directory is ``root`` (where the language servers run)."""
-    found: list[int] = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if Path(os.readlink(entry / "cwd")) == root.resolve():
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
 
 
 def test_verify_rejects_a_type_error_found_by_basedpyright_and_leaves_no_server_running(

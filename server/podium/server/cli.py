@@ -19,10 +19,8 @@ from typing import TYPE_CHECKING, cast
 from podium.verification.errors import PodiumError
 
 if TYPE_CHECKING:
-    from podium.verification.lsppool import LspPool
-
-if TYPE_CHECKING:
     from podium.server.install.installer import InstallOptions
+    from podium.verification.lsppool import LspPool
 
 EXIT_OK = 0
 EXIT_REJECTED = 1

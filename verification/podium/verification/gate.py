@@ -26,15 +26,15 @@ import anyio
 from podium.verification.attribution import SYNTAX_SOURCES, EditNames, Footprint, attribute
 from podium.verification.background import BackgroundLoop, shared_loop
 from podium.verification.callees import split_known_callees
-from podium.verification.changes import ChangeSet, FileChange
+from podium.verification.changes import ChangeSet
 from podium.verification.delta import Delta, classify
 from podium.verification.errors import VerificationError
 from podium.verification.findings import Finding
 from podium.verification.grammar import is_syntax_error, linemap_for, without_grammar_gaps
 from podium.verification.linemap import LineMap
-from podium.verification.policy import DEFAULT_POLICY, TYPE_CHECKERS, GatePolicy, blocks, excused, weighed
+from podium.verification.policy import DEFAULT_POLICY, TYPE_CHECKERS, GatePolicy, blocks, sift
 from podium.verification.pycompile import PythonCompileSource
-from podium.verification.sources import DiagnosticSource, FileFindings, FindingSource, SourceReport
+from podium.verification.sources import DiagnosticSource, FindingSource, SourceReport
 from podium.verification.syntax import TreeSitterSource
 from podium.verification.verdict import SourceRun, Verdict
 
@@ -140,7 +140,7 @@ class Gate:
         checked: set[str] = set()
         unparsable: set[str] = set()
         skipped: set[str] = set()
-        excused: list[tuple[Finding, str]] = []
+        opinions: list[tuple[Finding, str]] = []
         failed = False
         reports, gaps = without_grammar_gaps(reports, by_path)
         notes.extend(
@@ -164,15 +164,18 @@ class Gate:
                 if found.path not in linemaps:
                     linemaps[found.path] = linemap_for(by_path.get(found.path), found)
                 change = by_path.get(found.path)
-                if name not in SYNTAX_SOURCES:
-                    self._collectexcused(found, change, linemaps[found.path], excused)
-                before = self._blocking(weighed(found.before, found.path, change and change.before))
-                delta = classify(
-                    before,
-                    self._blocking(weighed(found.after, found.path, change and change.after)),
-                    linemaps[found.path],
-                    before_complete=found.before_complete,
-                )
+                old_text, new_text = (change.before, change.after) if change else (None, None)
+                before, before_opinions = sift(self.policy, found.before, found.path, old_text)
+                after, after_opinions = sift(self.policy, found.after, found.path, new_text)
+                if after_opinions and name not in SYNTAX_SOURCES:
+                    # Named in the notes when new: the checker said more than the verdict counts.
+                    new_opinions = classify(
+                        tuple(f for f, _ in before_opinions),
+                        tuple(f for f, _ in after_opinions),
+                        linemaps[found.path],
+                    ).new
+                    opinions.extend((f, why) for f, why in after_opinions if f in new_opinions)
+                delta = classify(before, after, linemaps[found.path], before_complete=found.before_complete)
                 if name in SYNTAX_SOURCES:
                     if delta.new:
                         unparsable.add(found.path)
@@ -205,8 +208,8 @@ class Gate:
             "and naming nothing it changed)"
             for f in sorted(uncounted, key=position)
         )
-        why = dict(excused)
-        held, _ = self._attribute([f for f, _ in excused], changes, linemaps)
+        why = dict(opinions)
+        held, _ = self._attribute(list(why), changes, linemaps)
         notes.extend(
             f"not counted: {f.location} {f.source} {f.message} ({why[replace(f, reason='')]}; {f.reason})"
             for f in sorted(held, key=position)
@@ -252,26 +255,6 @@ class Gate:
         if self.policy.on_source_failure == "reject":
             return f"unverified: source {name} failed ({failure}); not accepted until it can judge the edit"
         return f"source {name} failed ({failure}); judged without it (on_source_failure = accept)"
-
-    def _collectexcused(
-        self,
-        found: FileFindings,
-        change: FileChange | None,
-        linemap: LineMap | None,
-        into: list[tuple[Finding, str]],
-    ) -> None:
-        """Add to ``into`` the findings of ``found`` new after the edit that only the checker's opinion
-        keeps from blocking: the verdict names them, and why, in its notes."""
-        after = excused(self.policy, found.after, found.path, change and change.after)
-        if not after:
-            return
-        before = excused(self.policy, found.before, found.path, change and change.before)
-        new = classify(tuple(f for f, _ in before), tuple(f for f, _ in after), linemap).new
-        reasons = dict(after)
-        into.extend((f, reasons[f]) for f in new)
-
-    def _blocking(self, findings: tuple[Finding, ...]) -> tuple[Finding, ...]:
-        return tuple(f for f in findings if blocks(self.policy, f))
 
 
 async def _diagnose_all(

@@ -60,17 +60,24 @@ def without_grammar_gaps(
             continue
         files: list[FileFindings] = []
         for found in report.files:
-            change = by_path.get(found.path)
-            authority = "CPython's parser" if _parses_as_python(change) else authorities.get(found.path)
-            if authority is not None and change is not None and found.after:
-                linemap = linemap_for(change, found)
-                if classify(found.before, found.after, linemap).new:
-                    gaps[found.path] = authority
-                    files.append(FileFindings(found.path, (), ()))
-                    continue
-            files.append(found)
+            authority = _overruled_by(found, by_path.get(found.path), authorities)
+            if authority is not None:
+                gaps[found.path] = authority
+                files.append(FileFindings(found.path, (), ()))
+            else:
+                files.append(found)
         kept.append((name, SourceReport(tuple(files), report.notes, report.failure), elapsed))
     return kept, gaps
+
+
+def _overruled_by(found: FileFindings, change: FileChange | None, authorities: dict[str, str]) -> str | None:
+    """Which parser overrules tree-sitter's new syntax errors in ``found``, if any."""
+    if change is None or not found.after:
+        return None
+    authority = "CPython's parser" if _parses_as_python(change) else authorities.get(found.path)
+    if authority is None or not classify(found.before, found.after, linemap_for(change, found)).new:
+        return None
+    return authority
 
 
 def linemap_for(change: FileChange | None, found: FileFindings | None) -> LineMap | None:

@@ -127,25 +127,26 @@ def weigh(policy: GatePolicy, finding: Finding) -> tuple[bool, str]:
 NARROWED = "a missing attribute of a name its function narrows: the checker's flow analysis"
 
 
-def weighed(findings: tuple[Finding, ...], path: str, text: str | None) -> tuple[Finding, ...]:
-    """``findings`` without those the file's text shows to be the checker's opinion: on a line the project
-    marks ``# type: ignore``, or a missing attribute of a name the function narrows (``narrowing.py``)."""
-    kept = ignored_by_comment(findings, text)
-    checked = tuple(f for f in kept if f.source in TYPE_CHECKERS)
-    narrowed: set[Finding] = set(on_narrowed_names(checked, path, text)) if checked else set()
-    return tuple(f for f in kept if f not in narrowed) if narrowed else kept
-
-
-def excused(
+def sift(
     policy: GatePolicy, findings: tuple[Finding, ...], path: str, text: str | None
-) -> list[tuple[Finding, str]]:
-    """The findings that would block but for the checker's opinion (see ``weigh``, ``narrowing.py``), each
-    with why. ``# type: ignore`` lines are the project's own decision and are not listed."""
+) -> tuple[tuple[Finding, ...], tuple[tuple[Finding, str], ...]]:
+    """``findings`` of ``path`` (whose text is ``text``) split into those that would block and those only
+    the checker's opinion keeps from blocking, each with why (``weigh``, ``narrowing.py``). Findings on a
+    ``# type: ignore`` line (the project's own word) and those no rule lets block are in neither."""
     marked = ignored_by_comment(findings, text)
-    kept = set(weighed(findings, path, text))
-    excused = [(f, NARROWED) for f in marked if f not in kept and blocks(policy, f)]
-    excused.extend((f, why) for f in marked if f in kept and (why := weigh(policy, f)[1]))
-    return excused
+    checked = tuple(f for f in marked if f.source in TYPE_CHECKERS)
+    narrowed = set(on_narrowed_names(checked, path, text)) if checked else set[Finding]()
+    blocking: list[Finding] = []
+    opinions: list[tuple[Finding, str]] = []
+    for finding in marked:
+        would, why = weigh(policy, finding)
+        if would and finding in narrowed:
+            opinions.append((finding, NARROWED))
+        elif would:
+            blocking.append(finding)
+        elif why:
+            opinions.append((finding, why))
+    return tuple(blocking), tuple(opinions)
 
 
 def _matches(finding: Finding, patterns: tuple[str, ...]) -> bool:

@@ -70,18 +70,20 @@ def bare_interpreter() -> Path | None:
     bin_dir = home / "bin"
     if (bin_dir / "python3").exists():
         return bin_dir
+    staging: Path | None = None
     try:
         home.parent.mkdir(parents=True, exist_ok=True)
         # Built beside its final place and renamed into it, so concurrent Podiums never see half of one.
         staging = Path(tempfile.mkdtemp(prefix=f".{home.name}-", dir=home.parent))
         venv.EnvBuilder(with_pip=False, symlinks=True, clear=True).create(staging)
-        try:
-            staging.rename(home)
-        except OSError:
-            if not (bin_dir / "python3").exists():
-                raise
-            shutil.rmtree(staging, ignore_errors=True)
+        staging.rename(home)
+        staging = None
     except OSError as exc:
-        logger.warning("no package-free Python for the language servers (%s); they use PATH's", exc)
-        return None
+        # Another Podium may have renamed its own into place first: then ours is simply not needed.
+        if not (bin_dir / "python3").exists():
+            logger.warning("no package-free Python for the language servers (%s); they use PATH's", exc)
+            return None
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
     return bin_dir

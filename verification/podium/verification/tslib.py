@@ -30,6 +30,7 @@ _PACKAGE_LIBS = ("typescript/lib", "@typescript/*/lib")
 (TypeScript 7) compiler's platform package."""
 
 
+@cache
 def lib_dirs(program: str) -> tuple[Path, ...]:
     """The directories of ``lib.*.d.ts`` files belonging to the TypeScript that ``program`` runs."""
     try:
